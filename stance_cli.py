@@ -1,4 +1,4 @@
-"""The `stance` command: train, evaluate, predict, and measure sentence splitting."""
+"""The `stance` command: train, evaluate, predict, export, and measure sentence splitting."""
 from __future__ import annotations
 
 import argparse
@@ -78,6 +78,39 @@ def _split_eval(args: argparse.Namespace) -> None:
           f"{s.exact_sentence_matches} sentences exactly right")
 
 
+def _check_data(args: argparse.Namespace) -> None:
+    from model.atomic_files import write_text_atomic
+    from training.corpus_check import check_corpus, render_data_card
+    from training.data import load_records
+
+    report = check_corpus(args.corpus, args.contrast)
+    shares = ", ".join(f"{label} {count / report.records:.1%}" for label, count in sorted(report.label_counts.items()))
+    print(f"{args.corpus}: {report.records} sentences in {report.articles} articles ({shares})")
+    if args.card:
+        pairs = len({r.article_id for r in load_records(args.contrast)}) if args.contrast else None
+        write_text_atomic(args.card, render_data_card(report, args.corpus, pairs))
+        print(f"data card written to {args.card}")
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if report.problems:
+        raise SystemExit(1)
+    print("no problems found")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from model.onnx_export import OnnxExportError, export_onnx
+
+    try:
+        result = export_onnx(args.model_dir, int8=args.int8)
+    except (ImportError, OnnxExportError) as error:
+        raise SystemExit(f"stance export: error: {error}") from None
+    for path in (result.fp32, result.int8):
+        if path is not None:
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB)")
+    print(f"export took {result.seconds:.0f} s; StanceClassifier.from_pretrained(backend='auto') now uses "
+          f"{'the int8 model' if result.int8 else 'torch (export with --int8 for the fast path)'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description="Sentence-level stance classifier for news.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     split_eval.add_argument("articles", help="JSONL of raw articles (article_id, text)")
     split_eval.add_argument("sentences", help="JSONL of reference sentences (article_id, text), in order")
     split_eval.set_defaults(run=_split_eval)
+
+    check = commands.add_parser("check-data", help="validate the corpus and contrast set; write the data card")
+    check.add_argument("corpus", help="corpus file or directory (e.g. data/corpus)")
+    check.add_argument("--contrast", help="contrast set to check against the corpus (e.g. data/contrast.jsonl)")
+    check.add_argument("--card", help="write the data card (Markdown) here, e.g. data/README.md")
+    check.set_defaults(run=_check_data)
+
+    export = commands.add_parser("export", help="export a trained model to ONNX for fast CPU serving")
+    export.add_argument("model_dir", help="a directory written by `stance train`; the ONNX files are written into it")
+    export.add_argument("--int8", action="store_true",
+                        help="also write model.int8.onnx, dynamically quantised (the fastest CPU path, used by default when present)")
+    export.set_defaults(run=_export)
     return parser
 
 

@@ -1,22 +1,28 @@
 """StanceClassifier: a trained model directory turned into a prediction function.
 
-Serving needs only this package: it imports nothing from training/ or eval/.
+Serving needs only this package: it imports nothing from training/ or eval/. The model runs on
+PyTorch or, where an exported ONNX file and onnxruntime are present, on ONNX Runtime; torch and
+transformers are imported only by the PyTorch path.
 """
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from model.encoding import SentenceEncoder
+from model.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend, onnxruntime_available
 from model.sentences import split_sentences
 
 LABEL_MAP_FILE = "label_map.json"
+BACKENDS = ("auto", "onnx", "torch")
+PRECISIONS = ("auto", "int8", "fp32")
+# Sentences tokenised per call: enough for the Rust tokenizer's parallelism and for sorting by
+# length, few enough that the padded id arrays stay a few MB however long the input list is.
+ENCODE_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -31,41 +37,76 @@ class SentencePrediction:
 
 
 class ModelDirectoryError(ValueError):
-    """A model directory is missing, incomplete, or holds no safetensors weights."""
+    """A model directory is missing, incomplete, or lacks the weights the chosen backend reads."""
+
+
+@runtime_checkable
+class InferenceBackend(Protocol):
+    """What runs the network: label names, and logits for a batch of encoded sentences."""
+
+    name: str
+    labels: tuple[str, ...]
+
+    def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
 class StanceClassifier:
     """Labels sentences as neutral, conciliatory, dismissive or threatening.
 
-    Inference is batched, sorted by length so padding stays short, and gradient-free;
+    Inference is batched, sorted by token count so padding stays short, and gradient-free;
     results come back in input order. One instance may be shared across threads.
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, max_length: int = 128, batch_size: int = 64) -> None:
-        self.model = model.eval()
-        self.tokenizer = tokenizer
+    def __init__(self, model, tokenizer, max_length: int = 128, batch_size: int = 64) -> None:
+        """`model`: an InferenceBackend, or a transformers model (as training holds it);
+        `tokenizer`: a SentenceEncoder, or a transformers fast tokenizer."""
+        if not isinstance(model, InferenceBackend):
+            from model.torch_backend import TorchBackend
+
+            model = TorchBackend(model)
+        if not isinstance(tokenizer, SentenceEncoder):
+            tokenizer = SentenceEncoder.from_transformers(tokenizer, max_length)
+        self.backend: InferenceBackend = model
+        self.encoder = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
-        id2label = model.config.id2label
-        self.labels: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
-        # Fast tokenizers keep truncation/padding state that concurrent calls would race on.
-        self._tokenizer_lock = threading.Lock()
+        self.labels: tuple[str, ...] = model.labels
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path, max_length: int | None = None, batch_size: int = 64) -> "StanceClassifier":
-        """Load a directory written by `stance train` (safetensors weights, tokenizer, label map)."""
+    def from_pretrained(cls, model_dir: str | Path, max_length: int | None = None, batch_size: int = 64,
+                        backend: Literal["auto", "onnx", "torch"] = "auto",
+                        precision: Literal["auto", "int8", "fp32"] = "auto") -> "StanceClassifier":
+        """Load a directory written by `stance train` (weights, tokenizer, label map).
+
+        backend="auto" runs the int8 ONNX model when `stance export --int8` wrote one and
+        onnxruntime is installed, else PyTorch. With backend="onnx", `precision` picks the file:
+        "auto" takes int8 when present, else fp32.
+        """
         path = Path(model_dir)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if not path.is_dir():
             raise ModelDirectoryError(f"model directory {path} does not exist")
-        for required in ("config.json", "model.safetensors"):
+        for required in ("config.json", "tokenizer.json"):
             if not (path / required).is_file():
                 raise ModelDirectoryError(f"model directory {path} lacks {required}; is it the output of `stance train`?")
-        model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        label_map = path / LABEL_MAP_FILE
-        if max_length is None and label_map.is_file():
-            max_length = json.loads(label_map.read_text(encoding="utf-8")).get("max_length")
-        return cls(model, tokenizer, max_length=max_length or 128, batch_size=batch_size)
+        if max_length is None and (path / LABEL_MAP_FILE).is_file():
+            max_length = json.loads((path / LABEL_MAP_FILE).read_text(encoding="utf-8")).get("max_length")
+        max_length = max_length or 128
+        if backend == "auto":
+            backend = "onnx" if (path / INT8_FILE).is_file() and onnxruntime_available() else "torch"
+            precision = "int8" if backend == "onnx" else precision
+        if backend == "onnx":
+            runner = OnnxBackend(_onnx_file(path, precision), _labels_from_config(path))
+        else:
+            if not (path / "model.safetensors").is_file():
+                raise ModelDirectoryError(f"model directory {path} lacks model.safetensors; is it the output of `stance train`?")
+            from model.torch_backend import TorchBackend
+
+            runner = TorchBackend.load(path)
+        return cls(runner, SentenceEncoder.from_file(path, max_length), max_length=max_length, batch_size=batch_size)
 
     def predict(self, article: str) -> list[SentencePrediction]:
         """Split an article into sentences and label each, in order."""
@@ -73,15 +114,16 @@ class StanceClassifier:
             raise TypeError(f"predict expects the article text as a str, got {type(article).__name__}")
         sentences = split_sentences(article)
         probabilities = self.predict_proba([s.text for s in sentences])
+        best = probabilities.argmax(axis=1)
         return [
             SentencePrediction(
                 text=s.text,
                 start=s.start,
                 end=s.end,
-                label=self.labels[int(row.argmax())],
-                probabilities={label: float(p) for label, p in zip(self.labels, row)},
+                label=self.labels[i],
+                probabilities=dict(zip(self.labels, row.tolist())),
             )
-            for s, row in zip(sentences, probabilities)
+            for s, i, row in zip(sentences, best, probabilities)
         ]
 
     def predict_proba(self, sentences: Sequence[str]) -> np.ndarray:
@@ -90,17 +132,33 @@ class StanceClassifier:
             raise TypeError("predict_proba expects a list of sentences; use predict() for an article")
         texts = list(sentences)
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        if not texts:
-            return probabilities
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        for first in range(0, len(texts), self.batch_size):
-            batch = order[first:first + self.batch_size]
-            probabilities[batch] = self._batch_probabilities([texts[i] for i in batch])
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            encoded = self.encoder.encode(texts[start:start + ENCODE_CHUNK])
+            order = np.argsort(encoded.lengths, kind="stable")
+            for first in range(0, len(order), self.batch_size):
+                rows = order[first:first + self.batch_size]
+                probabilities[start + rows] = _softmax(self.backend.logits(encoded.batch(rows)))
         return probabilities
 
-    def _batch_probabilities(self, texts: list[str]) -> np.ndarray:
-        with self._tokenizer_lock:
-            encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        with torch.inference_mode():
-            logits = self.model(**encoded).logits
-        return torch.softmax(logits.float(), dim=-1).numpy()
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits.astype(np.float32) - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _onnx_file(path: Path, precision: str) -> Path:
+    """The ONNX file for `precision`, or an error that says how to create it."""
+    candidates = {"int8": [INT8_FILE], "fp32": [ONNX_FILE], "auto": [INT8_FILE, ONNX_FILE]}[precision]
+    for name in candidates:
+        if (path / name).is_file():
+            return path / name
+    flag = "" if precision == "fp32" else " --int8"
+    raise ModelDirectoryError(f"model directory {path} has no {' or '.join(candidates)}; "
+                              f"run `stance export {path}{flag}` to create it")
+
+
+def _labels_from_config(path: Path) -> tuple[str, ...]:
+    id2label = json.loads((path / "config.json").read_text(encoding="utf-8")).get("id2label") or {}
+    if not id2label:
+        raise ModelDirectoryError(f"{path / 'config.json'} has no id2label; is it the output of `stance train`?")
+    return tuple(id2label[str(i)] for i in range(len(id2label)))

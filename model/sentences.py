@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+import threading
 
 import pysbd
 
@@ -44,9 +44,14 @@ _BREADCRUMB = re.compile(r"^.*[›»]\s*")
 _CREDIT = re.compile(r"(?:[A-Z][A-Z .,'’]*\s)?\([^()\n]{2,60}\)\s*[-–—]+\s*")
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False)
+    # A Segmenter keeps the text it is working on in attributes, so threads must not share one.
+    if not hasattr(_local, "segmenter"):
+        _local.segmenter = pysbd.Segmenter(language="en", clean=False)
+    return _local.segmenter
 
 
 def split_sentences(text: str) -> list[Sentence]:

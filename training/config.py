@@ -6,8 +6,6 @@ are rejected with the valid ones listed; `key=value` overrides apply on top of t
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,7 @@ class TrainConfig:
     max_length: int = _help("Longest input in tokens; longer sentences are truncated.", 128)
     batch_size: int = _help("Training batch size.", 32)
     eval_batch_size: int = _help("Batch size for dev/test prediction.", 128)
-    epochs: int = _help("Passes over the training articles (an upper bound when early stopping triggers).", 4)
+    epochs: int = _help("Passes over the training articles (an upper bound when early stopping triggers).", 3)
     max_steps: int = _help("Stop after this many optimiser steps; 0 means run the full epochs.", 0)
     learning_rate: float = _help("Peak AdamW learning rate, reached after warmup and decayed linearly to zero.", 8e-5)
     weight_decay: float = _help("AdamW weight decay (not applied to biases and LayerNorm).", 0.01)
@@ -50,6 +48,7 @@ class TrainConfig:
     num_threads: int = _help("Torch CPU threads; 0 uses all cores.", 0)
     extra_eval: list = _help("Further JSONL files (e.g. data/contrast.jsonl) evaluated with the final model and reported beside the test split.", [])
     bootstrap_samples: int = _help("Bootstrap resamples (by article) for the macro-F1 confidence interval.", 1000)
+    export_onnx: str = _help("After training, also write ONNX files for fast CPU serving: 'none', 'fp32' (model.onnx) or 'int8' (model.onnx and model.int8.onnx); needs the onnx extra.", "none")
 
     def validate(self) -> None:
         """Reject values that would fail later, deep inside a library."""
@@ -68,6 +67,7 @@ class TrainConfig:
             (self.eval_every >= 0 and self.patience >= 0, "eval_every and patience must be 0 or more"),
             (self.num_threads >= 0, "num_threads must be 0 or more"),
             (self.bootstrap_samples >= 0, "bootstrap_samples must be 0 or more"),
+            (self.export_onnx in {"none", "fp32", "int8"}, "export_onnx must be 'none', 'fp32' or 'int8'"),
         ]
         for ok, message in checks:
             if not ok:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from model.labels import LABELS
-from training.data import Record, data_files, load_records, split_by_article
+from training.data import Record, load_records, split_by_article
 
 # Each hard case the corpus must teach, with the tags that mark it and the minimum count.
 HARD_CASES: dict[str, tuple[tuple[str, ...], int]] = {

@@ -6,9 +6,7 @@ then the best weights, tokenizer, config, splits, metrics and model card written
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +25,12 @@ from eval.report import EvaluationResult, write_report
 from model.atomic_files import publish_dir, staging_dir, write_text_atomic
 from model.base_model import resolve_base_model
 from model.classifier import LABEL_MAP_FILE, StanceClassifier
+from model.onnx_export import export_onnx, require_export_tools
 from model.labels import LABEL_TO_ID, LABELS
 from training.config import TrainConfig, save_config
 from training.data import Record, label_counts, load_records, split_by_article, subsample_articles, to_dataset
 from training.model_card import render_model_card
 
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,6 +78,8 @@ def _dev_macro_f1(classifier: StanceClassifier, records: list[Record]) -> float:
 def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     """Fine-tune `config.base_model` on `config.data` and write the model directory."""
     started = time.perf_counter()
+    if config.export_onnx != "none":
+        require_export_tools()  # fail now, not after the training run
     set_seed(config.seed)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -200,5 +200,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     }
     write_text_atomic(staged / "metrics.json", json.dumps(summary, indent=2))
     write_text_atomic(staged / "README.md", render_model_card(config, summary, label_counts(splits.train)))
+    if config.export_onnx != "none":
+        export_onnx(staged, int8=config.export_onnx == "int8")
     publish_dir(staged, out)
     return TrainResult(out, best_f1, best_step, step, seconds, test, extra, history)

@@ -1,0 +1,82 @@
+"""Sentences to model inputs with the fast (Rust) tokenizer: one call per chunk of sentences,
+arrays padded per batch to that batch's longest sentence.
+
+It reads tokenizer.json directly rather than through transformers, so that serving from ONNX
+neither imports nor waits for transformers and torch.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass(frozen=True)
+class EncodedSentences:
+    """Token ids of a chunk of sentences, padded to the chunk's longest; `lengths` counts real tokens."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+    lengths: np.ndarray
+
+    def batch(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Inputs for the sentences at `rows`, cut to the longest of them (dynamic padding)."""
+        width = int(self.lengths[rows].max())
+        return {"input_ids": self.input_ids[rows, :width],
+                "attention_mask": self.attention_mask[rows, :width],
+                "token_type_ids": self.token_type_ids[rows, :width]}
+
+
+class SentenceEncoder:
+    """Tokenises sentences for the classifier, truncating each to `max_length` tokens.
+
+    Truncation and padding are set once here and never changed, so concurrent `encode` calls
+    from several threads share the tokenizer safely.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int, pad_token: str | None = None) -> None:
+        # A private copy: the caller's tokenizer (e.g. the one training uses) keeps its own settings.
+        self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self._tokenizer.enable_truncation(max_length)
+        padding = self._tokenizer.padding or {}
+        pad_token = padding.get("pad_token") or pad_token or "[PAD]"
+        pad_id = self._tokenizer.token_to_id(pad_token)
+        if pad_id is None:
+            raise ValueError(f"the tokenizer has no padding token {pad_token!r}")
+        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token, pad_type_id=padding.get("pad_type_id", 0))
+        self.max_length = max_length
+
+    @classmethod
+    def from_file(cls, model_dir: str | Path, max_length: int) -> "SentenceEncoder":
+        """The tokenizer saved in a model directory (tokenizer.json, pad token from tokenizer_config.json)."""
+        path = Path(model_dir)
+        config = path / "tokenizer_config.json"
+        pad_token = json.loads(config.read_text(encoding="utf-8")).get("pad_token") if config.is_file() else None
+        if isinstance(pad_token, dict):  # older files store an AddedToken as a dict
+            pad_token = pad_token.get("content")
+        return cls(Tokenizer.from_file(str(path / TOKENIZER_FILE)), max_length, pad_token)
+
+    @classmethod
+    def from_transformers(cls, tokenizer, max_length: int) -> "SentenceEncoder":
+        """Wrap a transformers fast tokenizer (what training holds) without changing it."""
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer; save the model with a tokenizer.json")
+        return cls(backend, max_length, tokenizer.pad_token)
+
+    def encode(self, sentences: list[str]) -> EncodedSentences:
+        """Tokenise all `sentences` in one call (parallel in Rust) into int64 arrays."""
+        encodings = self._tokenizer.encode_batch(sentences)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return EncodedSentences(
+            input_ids=np.array([e.ids for e in encodings], dtype=np.int64),
+            attention_mask=mask,
+            token_type_ids=np.array([e.type_ids for e in encodings], dtype=np.int64),
+            lengths=mask.sum(axis=1),
+        )

@@ -1,0 +1,156 @@
+"""The int8 model: smooth activation outliers into the weights, then quantise dynamically.
+
+ONNX Runtime's dynamic quantisation gives each activation tensor one int8 scale per batch.
+BERT-style encoders carry a few hidden channels (and FFN inputs) some 15x larger than the rest,
+so that one scale leaves the ordinary channels a handful of levels; on the team's MiniLM model
+that alone changed about 5% of dev labels. Following SmoothQuant (Xiao et al., 2023), each
+quantised MatMul input is divided per channel by s = max|x|^a / max|w|^(1-a), measured on a
+few calibration sentences, and the weight rows are multiplied by s: the same function in
+fp32, with the outliers moved where per-channel weight scales absorb them. Weights are then
+quantised per output channel.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from model.encoding import SentenceEncoder
+
+# Share of the outlier difficulty moved into the weights: on the dev model 0.7 halved the
+# largest probability error of plain per-channel quantisation; 0.5 and 0.9 did less.
+SMOOTHING_ALPHA = 0.7
+
+# Written for calibration: news register, the four stances, short to long. Activation outliers
+# sit in fixed channels of the encoder, so a few dozen sentences find them.
+CALIBRATION_SENTENCES: tuple[str, ...] = (
+    "The ministry said talks would resume next week in Geneva.",
+    "Officials declined to comment on the report.",
+    "Both governments agreed to reopen the border crossing for trucks carrying food and medicine.",
+    "We are ready to meet them halfway if they show the same goodwill.",
+    "The president warned that any incursion would be met with a swift and overwhelming response.",
+    "Those claims are baseless and not worth answering.",
+    "Shares in the shipping company fell 4 percent after the announcement.",
+    "If sanctions are not lifted by March, we will have no choice but to act.",
+    "The foreign minister called the proposal a constructive first step toward lasting peace.",
+    "A spokesman dismissed the accusations as propaganda invented by a desperate regime.",
+    "Negotiators from the two sides met for six hours on Tuesday without reaching an agreement.",
+    "The navy said it had tracked the vessel as it crossed into disputed waters near the islands.",
+    "Nobody takes these threats seriously any more.",
+    "The embassy urged its citizens to avoid travel to the northern provinces.",
+    "We extend our hand in friendship and hope the new government will take it.",
+    "Any attack on our forces will be answered tenfold, the general told reporters.",
+    "The central bank raised its key interest rate by half a percentage point to 5.25 percent.",
+    "Parliament voted 312 to 95 to approve the trade agreement after a heated debate that lasted late into the night.",
+    "Critics said the plan ignored the concerns of farmers, fishermen and small businesses in the region.",
+    "The talks collapsed.",
+    "U.S. and Chinese officials are expected to discuss tariffs, export controls and student visas.",
+    "\"This is not the time for empty gestures,\" she said, adding that the offer was an insult.",
+    "Rebel commanders said they would lay down their arms if the government released political prisoners.",
+    "The United Nations Security Council will hold an emergency session on Friday at the request of France.",
+    "Analysts say the move is largely symbolic and unlikely to change the balance of power.",
+    "They will pay a heavy price for this provocation.",
+    "The agreement, signed in 1987, limited both sides' intermediate-range missiles.",
+    "Our patience has limits, and those limits have now been reached.",
+    "The opposition leader welcomed the ceasefire and called for elections within six months.",
+    "Such statements do not deserve a serious reply from a serious government.",
+    "According to the report, exports of steel and aluminium rose by 12 percent in the second quarter compared "
+    "with the same period last year, driven by demand from Asia.",
+    "AIRSTRIKES HIT CAPITAL AS TRUCE TALKS STALL",
+)
+
+
+def quantize_int8(fp32_file: str | Path, int8_file: str | Path, encoder: SentenceEncoder,
+                  calibration: Sequence[str] = CALIBRATION_SENTENCES, alpha: float = SMOOTHING_ALPHA) -> None:
+    """Write a smoothed, dynamically int8-quantised copy of the fp32 ONNX model to `int8_file`."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = onnx.load(str(fp32_file))
+    maxima = _activation_maxima(model, encoder, list(calibration))
+    _smooth(model, maxima, alpha)
+    with tempfile.TemporaryDirectory(dir=Path(int8_file).parent, prefix=".smoothing.") as scratch:
+        smoothed = Path(scratch) / "smoothed.onnx"
+        onnx.save(model, str(smoothed))
+        with _quiet_preprocessing_advice():
+            quantize_dynamic(smoothed, Path(int8_file), weight_type=QuantType.QInt8, per_channel=True)
+
+
+@contextlib.contextmanager
+def _quiet_preprocessing_advice() -> Iterator[None]:
+    """Drop the quantiser's root-logger advice to pre-process the graph: shape inference and
+    fusions are what the session's graph optimisation does when the model is loaded."""
+    class _Filter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "pre-processing before quantization" not in record.getMessage()
+
+    quiet = _Filter()
+    logging.getLogger().addFilter(quiet)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(quiet)
+
+
+def _weighted_matmuls(model) -> dict[str, list]:
+    """MatMul nodes whose second input is a 2-D weight, grouped by their activation input."""
+    weights = {init.name: init for init in model.graph.initializer}
+    uses: dict[str, int] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+    groups: dict[str, list] = {}
+    for node in model.graph.node:
+        weight = node.input[1] if node.op_type == "MatMul" else None
+        # A weight shared with another node (tied embeddings) cannot be rescaled for one of them.
+        if weight in weights and len(weights[weight].dims) == 2 and uses[weight] == 1:
+            groups.setdefault(node.input[0], []).append(node)
+    return groups
+
+
+def _activation_maxima(model, encoder: SentenceEncoder, sentences: list[str]) -> dict[str, np.ndarray]:
+    """max |x| per channel of every weighted MatMul's input, over the calibration sentences."""
+    import onnx
+    import onnxruntime as ort
+
+    names = sorted(_weighted_matmuls(model))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for name in names:
+        probe.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in session.get_inputs()}
+    encoded = encoder.encode(sentences)
+    batch = {k: v for k, v in encoded.batch(np.arange(len(sentences))).items() if k in wanted}
+    values = session.run(names, batch)
+    # Padding positions count: at inference they share the batch's one activation scale too
+    # (measured: leaving them out doubled the label changes).
+    return {name: np.abs(v.reshape(-1, v.shape[-1])).max(axis=0) for name, v in zip(names, values)}
+
+
+def _smooth(model, maxima: dict[str, np.ndarray], alpha: float) -> None:
+    """Divide each MatMul input by s per channel (one Mul node) and multiply the weight rows by s."""
+    from onnx import helper, numpy_helper
+
+    weights = {init.name: init for init in model.graph.initializer}
+    nodes = list(model.graph.node)
+    for activation, group in _weighted_matmuls(model).items():
+        matrices = [numpy_helper.to_array(weights[node.input[1]]) for node in group]
+        w_max = np.max([np.abs(w).max(axis=1) for w in matrices], axis=0)
+        x_max = maxima[activation]
+        # Channels quiet in calibration get a floor, so that an unseen large value cannot be blown up.
+        x_max = np.maximum(x_max, 0.1 * np.median(x_max) + 1e-6)
+        w_max = np.maximum(w_max, 0.1 * np.median(w_max) + 1e-6)
+        scale = (x_max ** alpha / w_max ** (1 - alpha)).astype(np.float32)
+        inverse, smoothed = f"{activation}/smooth_inverse", f"{activation}/smoothed"
+        model.graph.initializer.append(numpy_helper.from_array((1 / scale).astype(np.float32), inverse))
+        first = min(nodes.index(node) for node in group)
+        model.graph.node.insert(first, helper.make_node("Mul", [activation, inverse], [smoothed], name=f"{activation}/smooth"))
+        nodes = list(model.graph.node)
+        for node, w in zip(group, matrices):
+            weights[node.input[1]].CopyFrom(numpy_helper.from_array((w * scale[:, None]).astype(np.float32), node.input[1]))
+            node.input[0] = smoothed

@@ -1,0 +1,44 @@
+"""PyTorch inference: logits for a batch of encoded sentences, from the safetensors weights.
+
+The always-available backend: it needs nothing beyond the project's own dependencies.
+"""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.cpu_threads import physical_cores_available
+
+
+class TorchBackend:
+    """A transformers sequence-classification model run under `torch.inference_mode`."""
+
+    name = "torch"
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model.eval()
+        id2label = model.config.id2label
+        self.labels: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
+        accepted = inspect.signature(model.forward).parameters
+        # DistilBERT and friends take no token_type_ids; pass only what forward() names.
+        self._input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in accepted]
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "TorchBackend":
+        """Read the safetensors weights; torch runs one intra-op thread per available physical core."""
+        from transformers import AutoModelForSequenceClassification
+
+        torch.set_num_threads(physical_cores_available())
+        return cls(AutoModelForSequenceClassification.from_pretrained(Path(model_dir), use_safetensors=True))
+
+    def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Logits, one row per sentence, for inputs as `EncodedSentences.batch` returns them."""
+        if self.model.training:
+            # Predictions never use dropout; the trainer switches back to train() after its dev evaluation.
+            self.model.eval()
+        with torch.inference_mode():
+            output = self.model(**{name: torch.from_numpy(inputs[name]) for name in self._input_names})
+        return output.logits.float().numpy()
