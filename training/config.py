@@ -37,7 +37,7 @@ class TrainConfig:
     max_length: int = _help("Longest input in tokens; longer sentences are truncated.", 128)
     batch_size: int = _help("Training batch size.", 32)
     eval_batch_size: int = _help("Batch size for dev/test prediction.", 128)
-    epochs: int = _help("Passes over the training articles (an upper bound when early stopping triggers).", 3)
+    epochs: int = _help("Passes over the training articles (an upper bound when early stopping triggers).", 2)
     max_steps: int = _help("Stop after this many optimiser steps; 0 means run the full epochs.", 0)
     learning_rate: float = _help("Peak AdamW learning rate, reached after warmup and decayed linearly to zero.", 8e-5)
     weight_decay: float = _help("AdamW weight decay (not applied to biases and LayerNorm).", 0.01)
