@@ -8,6 +8,13 @@ quantised MatMul input is divided per channel by s = max|x|^a / max|w|^(1-a), me
 few calibration sentences, and the weight rows are multiplied by s: the same function in
 fp32, with the outliers moved where per-channel weight scales absorb them. Weights are then
 quantised per output channel.
+
+The MatMuls that read the feed-forward activation (GELU output) stay in fp32: their inputs have
+the widest, most one-sided range, and measured on the default model (631 real dev sentences,
+1,500 corpus sentences, labels compared with fp32) they caused most label changes: all in
+int8 96.99% dev / 98.40% corpus agreement; these six kept in fp32 99.21% / 99.20%; keeping
+instead the attention output, the Q/K/V projections, the FFN input or a whole last layer
+changed nothing (96.7-97.3%). They are a third of the encoder's weight FLOPs.
 """
 from __future__ import annotations
 
@@ -71,13 +78,15 @@ def quantize_int8(fp32_file: str | Path, int8_file: str | Path, encoder: Sentenc
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(fp32_file))
+    keep_fp32 = feed_forward_output_matmuls(model)
     maxima = _activation_maxima(model, encoder, list(calibration))
-    _smooth(model, maxima, alpha)
+    _smooth(model, maxima, alpha, skip=set(keep_fp32))
     with tempfile.TemporaryDirectory(dir=Path(int8_file).parent, prefix=".smoothing.") as scratch:
         smoothed = Path(scratch) / "smoothed.onnx"
         onnx.save(model, str(smoothed))
         with _quiet_preprocessing_advice():
-            quantize_dynamic(smoothed, Path(int8_file), weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(smoothed, Path(int8_file), weight_type=QuantType.QInt8, per_channel=True,
+                             nodes_to_exclude=keep_fp32)
 
 
 @contextlib.contextmanager
@@ -94,6 +103,20 @@ def _quiet_preprocessing_advice() -> Iterator[None]:
         yield
     finally:
         logging.getLogger().removeFilter(quiet)
+
+
+def feed_forward_output_matmuls(model) -> list[str]:
+    """Names of the MatMuls whose input is a GELU output (Erf or Tanh a few nodes upstream)."""
+    producer = {out: node for node in model.graph.node for out in node.output}
+
+    def after_gelu(tensor: str, depth: int) -> bool:
+        node = producer.get(tensor)
+        if node is None or depth == 0:
+            return False
+        return node.op_type in ("Erf", "Tanh") or any(after_gelu(name, depth - 1) for name in node.input)
+
+    return [node.name for group in _weighted_matmuls(model).values() for node in group
+            if after_gelu(node.input[0], 4)]
 
 
 def _weighted_matmuls(model) -> dict[str, list]:
@@ -132,13 +155,16 @@ def _activation_maxima(model, encoder: SentenceEncoder, sentences: list[str]) ->
     return {name: np.abs(v.reshape(-1, v.shape[-1])).max(axis=0) for name, v in zip(names, values)}
 
 
-def _smooth(model, maxima: dict[str, np.ndarray], alpha: float) -> None:
-    """Divide each MatMul input by s per channel (one Mul node) and multiply the weight rows by s."""
+def _smooth(model, maxima: dict[str, np.ndarray], alpha: float, skip: set[str]) -> None:
+    """Divide each MatMul input by s per channel (one Mul node) and multiply the weight rows by s;
+    MatMuls named in `skip` stay fp32 and need no smoothing."""
     from onnx import helper, numpy_helper
 
     weights = {init.name: init for init in model.graph.initializer}
     nodes = list(model.graph.node)
     for activation, group in _weighted_matmuls(model).items():
+        if all(node.name in skip for node in group):
+            continue
         matrices = [numpy_helper.to_array(weights[node.input[1]]) for node in group]
         w_max = np.max([np.abs(w).max(axis=1) for w in matrices], axis=0)
         x_max = maxima[activation]

@@ -167,3 +167,17 @@ def test_training_can_export_at_the_end(tiny_corpus, tmp_path):
     assert (out / ONNX_FILE).is_file() and not (out / INT8_FILE).exists()
     with pytest.raises(ConfigError, match="export_onnx must be"):
         load_config(None, ["export_onnx=fp16"])
+
+
+def test_int8_keeps_the_feed_forward_outputs_in_fp32(exported):
+    """The GELU-fed MatMuls changed most labels in int8; they stay fp32, all others are int8."""
+    import onnx
+
+    from model.onnx_quantize import feed_forward_output_matmuls
+
+    kept = feed_forward_output_matmuls(onnx.load(str(exported / ONNX_FILE)))
+    layers = json.loads((exported / "config.json").read_text())["num_hidden_layers"]
+    assert len(kept) == layers and all("output/dense" in name and "attention" not in name for name in kept)
+    nodes = {node.name: node.op_type for node in onnx.load(str(exported / INT8_FILE)).graph.node}
+    assert all(nodes[name] == "MatMul" for name in kept)
+    assert sum(op == "MatMulInteger" for op in nodes.values()) >= 4 * len(kept)
