@@ -6,12 +6,15 @@ import json
 import sys
 from pathlib import Path
 
+from model.articles import ArticleFileError
 from model.base_model import BaseModelError
+from model.calibration import CalibrationFileError
 from model.classifier import ModelDirectoryError
 from training.config import ConfigError, field_help
 from training.data import DataError
 
-USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError)
+USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
+               CalibrationFileError)
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -59,14 +62,57 @@ def _predict(args: argparse.Namespace) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"article file {path} does not exist")
         text = path.read_text(encoding="utf-8")
-    predictions = classifier.predict(text)
+    if args.format == "html":
+        _write_html(classifier, text, args)
+        return
+    predictions = classifier.predict(text, min_confidence=args.min_confidence)
     if args.format == "jsonl":
         for p in predictions:
             print(json.dumps({"text": p.text, "start": p.start, "end": p.end, "label": p.label,
-                              "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()}}, ensure_ascii=False))
+                              "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
+                              "abstained": p.abstained}, ensure_ascii=False))
         return
     for i, p in enumerate(predictions):
         print(f"{i:>3}  {p.label:<13} {p.probabilities[p.label]:.2f}  {p.text}")
+
+
+def _write_html(classifier, text: str, args: argparse.Namespace) -> None:
+    from model.atomic_files import write_text_atomic
+    from model.html_view import article_page
+
+    page = article_page(classifier, text, "stdin" if args.file == "-" else Path(args.file).stem, args.min_confidence)
+    if args.out:
+        write_text_atomic(args.out, page)
+        print(f"page written to {args.out}")
+    else:
+        sys.stdout.write(page)
+
+
+def _profile(args: argparse.Namespace) -> None:
+    from eval.profile_report import plot_escalation, profile_table, write_profile_csv
+    from model.articles import load_articles
+    from model.classifier import StanceClassifier
+    from model.profile import profile_article
+
+    articles = [article for path in args.files for article in load_articles(path)]
+    classifier = StanceClassifier.from_pretrained(args.model_dir)
+    profiles = [profile_article(classifier, a.text, a.article_id, a.date) for a in articles]
+    print(profile_table(profiles))
+    if args.csv:
+        write_profile_csv(profiles, args.csv)
+        print(f"profiles written to {args.csv}")
+    if args.plot:
+        plot = plot_escalation(profiles, args.plot)
+        undated = f" ({len(plot.undated)} without a single-day date left out: {', '.join(plot.undated)})" if plot.undated else ""
+        print(f"plot of {plot.plotted} articles written to {plot.path}{undated}")
+
+
+def _calibrate(args: argparse.Namespace) -> None:
+    from eval.evaluate import calibrate_model_dir
+
+    calibration, summary = calibrate_model_dir(args.model_dir, args.data)
+    print(f"temperature {calibration.temperature:.3f} fitted on {calibration.sentences} sentences ({calibration.fitted_on}); "
+          f"ECE there {summary.ece_before:.3f} -> {summary.ece_after:.3f}; written to {args.model_dir}/calibration.json")
 
 
 def _split_eval(args: argparse.Namespace) -> None:
@@ -111,6 +157,13 @@ def _export(args: argparse.Namespace) -> None:
           f"{'the int8 model' if result.int8 else 'torch (export with --int8 for the fast path)'}")
 
 
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description="Sentence-level stance classifier for news.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,8 +186,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="label every sentence of an article")
     predict.add_argument("model_dir")
     predict.add_argument("file", nargs="?", default="-", help="article text file, or - for stdin")
-    predict.add_argument("--format", choices=["table", "jsonl"], default="table")
+    predict.add_argument("--format", choices=["table", "jsonl", "html"], default="table",
+                         help="html: one self-contained page with highlighted sentences, profile and explanations")
+    predict.add_argument("--out", help="with --format html, write the page here instead of to stdout")
+    predict.add_argument("--min-confidence", type=_probability, metavar="P",
+                         help="label a sentence neutral (abstained) when its top probability is below P")
     predict.set_defaults(run=_predict)
+
+    profile = commands.add_parser("profile", help="stance counts, mix and escalation score per article (docs/PROFILE.md)")
+    profile.add_argument("model_dir")
+    profile.add_argument("files", nargs="+", help=".txt files (one article each) or JSONL articles (article_id, text, optional date)")
+    profile.add_argument("--csv", help="write one row per article here")
+    profile.add_argument("--plot", help="write a PNG of the escalation score over time (input order when undated)")
+    profile.set_defaults(run=_profile)
+
+    calibrate = commands.add_parser("calibrate", help="fit the temperature that calibrates a model's probabilities")
+    calibrate.add_argument("model_dir", help="a directory written by `stance train`; calibration.json is written into it")
+    calibrate.add_argument("data", nargs="?", help="labelled JSONL to fit on (default: the model's own dev split)")
+    calibrate.set_defaults(run=_calibrate)
 
     split_eval = commands.add_parser("split-eval", help="sentence-boundary precision/recall against reference sentences")
     split_eval.add_argument("articles", help="JSONL of raw articles (article_id, text)")

@@ -6,8 +6,10 @@ from collections import Counter
 from pathlib import Path
 
 from eval.baselines import fit_baselines
+from eval.calibration import CalibrationSummary, calibrate, summarize_calibration
 from eval.metrics import score
 from eval.report import ArticleRow, EvaluationResult, write_report
+from model.calibration import TemperatureScaling
 from model.classifier import StanceClassifier
 from model.labels import LABELS
 from training.data import DataError, Record, load_records
@@ -19,11 +21,14 @@ def evaluate_records(classifier: StanceClassifier, records: list[Record], name: 
                      train_records: list[Record] | None = None, bootstrap_samples: int = 1000,
                      seed: int = 0) -> EvaluationResult:
     """Predict every record's sentence (sentences are given, not re-split) and score it."""
-    probabilities = classifier.predict_proba([r.text for r in records])
+    logits = classifier.predict_logits([r.text for r in records])
+    probabilities = classifier.calibration.probabilities(logits)
     predicted = [classifier.labels[int(i)] for i in probabilities.argmax(axis=1)]
     gold = [r.label for r in records]
     groups = [r.article_id for r in records]
     result = EvaluationResult(name=name, data=data, metrics=score(gold, predicted, groups, bootstrap_samples, seed))
+    if records:
+        result.calibration = summarize_calibration(logits, gold, classifier.labels, classifier.calibration.temperature)
     if train_records:
         for baseline in fit_baselines([r.text for r in train_records], [r.label for r in train_records], seed):
             result.baselines[baseline.name] = score(gold, baseline.predict([r.text for r in records]))
@@ -47,8 +52,8 @@ def evaluate_records(classifier: StanceClassifier, records: list[Record], name: 
     return result
 
 
-def training_records_of(model_dir: str | Path) -> list[Record] | None:
-    """The records the model in `model_dir` was trained on, if its data is still where it was."""
+def split_records_of(model_dir: str | Path, split: str) -> list[Record] | None:
+    """The records of one split ("train", "dev", "test") of the model in `model_dir`, if its data is still where it was."""
     splits_path = Path(model_dir) / SPLITS_FILE
     if not splits_path.is_file():
         return None
@@ -57,8 +62,27 @@ def training_records_of(model_dir: str | Path) -> list[Record] | None:
         records = load_records(splits["data"])
     except DataError:
         return None
-    train_ids = set(splits["train"])
-    return [r for r in records if r.article_id in train_ids]
+    ids = set(splits.get(split, []))
+    return [r for r in records if r.article_id in ids]
+
+
+def training_records_of(model_dir: str | Path) -> list[Record] | None:
+    """The records the model in `model_dir` was trained on, if its data is still where it was."""
+    return split_records_of(model_dir, "train")
+
+
+def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None) -> tuple[TemperatureScaling, CalibrationSummary]:
+    """`stance calibrate`: fit the temperature on `data` (default: the model's own dev split) and
+    write calibration.json into `model_dir`; the summary scores the fit on the same sentences."""
+    records = load_records(data) if data else split_records_of(model_dir, "dev")
+    if not records:
+        raise DataError(f"{model_dir}: no dev split to calibrate on (splits.json or its data is missing, "
+                        f"or the dev split is empty); pass a labelled JSONL file")
+    classifier = StanceClassifier.from_pretrained(model_dir)
+    calibration = calibrate(classifier, records, str(data) if data else "dev split (splits.json)")
+    calibration.save(model_dir)
+    logits = classifier.predict_logits([r.text for r in records])
+    return calibration, summarize_calibration(logits, [r.label for r in records], classifier.labels, calibration.temperature)
 
 
 def evaluate_model_dir(model_dir: str | Path, data_path: str | Path, out_dir: str | Path | None = None,

@@ -1,4 +1,4 @@
-"""Evaluation results as files a person reads: report.md, metrics.json, confusion.png."""
+"""Evaluation results as files a person reads: report.md, metrics.json, confusion.png, reliability.png."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from eval.calibration import ECE_BINS, CalibrationSummary, plot_reliability  # noqa: E402
+from eval.figures import save_figure  # noqa: E402
 from eval.metrics import Metrics  # noqa: E402
 from model.atomic_files import write_text_atomic  # noqa: E402
 
@@ -36,6 +38,7 @@ class EvaluationResult:
     articles: list[ArticleRow] = field(default_factory=list)
     predictions: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    calibration: CalibrationSummary | None = None
 
     def to_dict(self) -> dict:
         summary = self.metrics.to_dict()
@@ -44,17 +47,20 @@ class EvaluationResult:
             "data": self.data,
             "baselines": {name: m.to_dict() for name, m in self.baselines.items()},
             "notes": self.notes,
+            "calibration": self.calibration.to_dict() if self.calibration else None,
         })
         return summary
 
 
 def write_report(result: EvaluationResult, out_dir: str | Path) -> Path:
-    """Write metrics.json, report.md, confusion.png and predictions.jsonl into `out_dir`."""
+    """Write metrics.json, report.md, confusion.png, reliability.png and predictions.jsonl into `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "metrics.json", json.dumps(result.to_dict(), indent=2))
     write_text_atomic(out / "predictions.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in result.predictions))
     plot_confusion(result.metrics, out / "confusion.png", title=f"{result.name}: {Path(result.data).name}")
+    if result.calibration:
+        plot_reliability(result.calibration, out / "reliability.png", title=f"{result.name}: {Path(result.data).name}")
     write_text_atomic(out / "report.md", render_markdown(result))
     return out
 
@@ -72,10 +78,7 @@ def plot_confusion(metrics: Metrics, path: Path, title: str) -> None:
             ax.text(j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
     ax.set_title(f"{title}\nmacro-F1 {metrics.macro_f1:.3f}", fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def render_markdown(result: EvaluationResult) -> str:
@@ -102,6 +105,13 @@ def render_markdown(result: EvaluationResult) -> str:
               "| gold \\ predicted | " + " | ".join(m.labels) + " |", "|---|" + "---|" * len(m.labels)]
     for label, row in zip(m.labels, m.confusion):
         lines.append(f"| {label} | " + " | ".join(str(x) for x in row) + " |")
+    if result.calibration:
+        c = result.calibration
+        lines += ["", "## Calibration", "",
+                  f"Expected calibration error ({ECE_BINS} bins of top probability): **{c.ece_before:.3f}** with the raw "
+                  f"softmax, **{c.ece_after:.3f}** with the model's temperature T = {c.temperature:.2f}"
+                  + (" (the model has no fitted temperature)" if c.temperature == 1.0 else "") + ".",
+                  "", "![reliability](reliability.png)"]
     lines += ["", "## Per article", "", "| article | sentences | accuracy | gold N/C/D/T | predicted N/C/D/T |", "|---|---|---|---|---|"]
     for row in result.articles:
         gold = "/".join(str(row.gold_counts[label]) for label in m.labels)

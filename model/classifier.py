@@ -13,7 +13,9 @@ from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from model.calibration import TemperatureScaling
 from model.encoding import SentenceEncoder
+from model.explanation import Explanation, explain_by_occlusion
 from model.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend, onnxruntime_available
 from model.sentences import split_sentences
 
@@ -34,6 +36,7 @@ class SentencePrediction:
     end: int
     label: str
     probabilities: dict[str, float]
+    abstained: bool = False  # True when the top probability fell below predict's min_confidence
 
 
 class ModelDirectoryError(ValueError):
@@ -71,6 +74,7 @@ class StanceClassifier:
         self.max_length = max_length
         self.batch_size = batch_size
         self.labels: tuple[str, ...] = model.labels
+        self.calibration = TemperatureScaling()  # from_pretrained reads the model directory's calibration.json
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, max_length: int | None = None, batch_size: int = 64,
@@ -106,44 +110,57 @@ class StanceClassifier:
             from model.torch_backend import TorchBackend
 
             runner = TorchBackend.load(path)
-        return cls(runner, SentenceEncoder.from_file(path, max_length), max_length=max_length, batch_size=batch_size)
+        classifier = cls(runner, SentenceEncoder.from_file(path, max_length), max_length=max_length, batch_size=batch_size)
+        classifier.calibration = TemperatureScaling.load(path)
+        return classifier
 
-    def predict(self, article: str) -> list[SentencePrediction]:
-        """Split an article into sentences and label each, in order."""
+    def predict(self, article: str, min_confidence: float | None = None) -> list[SentencePrediction]:
+        """Split an article into sentences and label each, in order.
+
+        With `min_confidence`, a sentence whose top (calibrated) probability is below it is
+        labelled neutral with `abstained=True`: an analyst sees no stance the model is unsure of.
+        """
         if not isinstance(article, str):
             raise TypeError(f"predict expects the article text as a str, got {type(article).__name__}")
+        if min_confidence is not None and not 0 <= min_confidence <= 1:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
         sentences = split_sentences(article)
         probabilities = self.predict_proba([s.text for s in sentences])
         best = probabilities.argmax(axis=1)
+        abstain = probabilities.max(axis=1) < (min_confidence or 0.0)
         return [
             SentencePrediction(
                 text=s.text,
                 start=s.start,
                 end=s.end,
-                label=self.labels[i],
+                label="neutral" if unsure else self.labels[i],
                 probabilities=dict(zip(self.labels, row.tolist())),
+                abstained=bool(unsure),
             )
-            for s, i, row in zip(sentences, best, probabilities)
+            for s, i, row, unsure in zip(sentences, best, probabilities, abstain)
         ]
 
     def predict_proba(self, sentences: Sequence[str]) -> np.ndarray:
-        """Probabilities, one row per sentence, columns in the order of `self.labels`."""
+        """Calibrated probabilities, one row per sentence, columns in the order of `self.labels`."""
+        return self.calibration.probabilities(self.predict_logits(sentences))
+
+    def predict_logits(self, sentences: Sequence[str]) -> np.ndarray:
+        """Raw logits (before temperature scaling), one row per sentence, columns in `self.labels` order."""
         if isinstance(sentences, str):
             raise TypeError("predict_proba expects a list of sentences; use predict() for an article")
         texts = list(sentences)
-        probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), ENCODE_CHUNK):
             encoded = self.encoder.encode(texts[start:start + ENCODE_CHUNK])
             order = np.argsort(encoded.lengths, kind="stable")
             for first in range(0, len(order), self.batch_size):
                 rows = order[first:first + self.batch_size]
-                probabilities[start + rows] = _softmax(self.backend.logits(encoded.batch(rows)))
-        return probabilities
+                logits[start + rows] = self.backend.logits(encoded.batch(rows))
+        return logits
 
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits.astype(np.float32) - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    def explain(self, sentence: str) -> Explanation:
+        """The words that pushed `sentence` to its label, by occlusion (model/explanation.py)."""
+        return explain_by_occlusion(self, sentence)
 
 
 def _onnx_file(path: Path, precision: str) -> Path:

@@ -67,3 +67,16 @@ def tiny_model(tiny_corpus, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "tiny"
     train(load_config(ROOT / "configs" / "default.yaml", tiny_overrides(tiny_corpus, out)), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """A fully trained model, for tests of what only a real model knows (which words mean a threat).
+
+    Taken from $STANCE_TRAINED_MODEL, else runs/default as scripts/quickstart.sh writes it. A
+    model that learns this needs minutes of training, more than a test run may spend.
+    """
+    path = Path(os.environ.get("STANCE_TRAINED_MODEL", ROOT / "runs" / "default"))
+    if not (path / "model.safetensors").is_file():
+        pytest.skip(f"no trained model at {path}: run scripts/quickstart.sh or set STANCE_TRAINED_MODEL")
+    return path

@@ -181,3 +181,16 @@ def test_int8_keeps_the_feed_forward_outputs_in_fp32(exported):
     nodes = {node.name: node.op_type for node in onnx.load(str(exported / INT8_FILE)).graph.node}
     assert all(nodes[name] == "MatMul" for name in kept)
     assert sum(op == "MatMulInteger" for op in nodes.values()) >= 4 * len(kept)
+
+
+def test_onnx_applies_the_stored_temperature_and_explains(exported, torch_classifier):
+    from model.calibration import CALIBRATION_FILE, softmax
+
+    onnx = StanceClassifier.from_pretrained(exported, backend="onnx", precision="fp32")
+    temperature = json.loads((exported / CALIBRATION_FILE).read_text())["temperature"]
+    assert onnx.calibration.temperature == pytest.approx(temperature) and temperature != 1.0
+    sentences = corpus_sentences(5)
+    np.testing.assert_allclose(onnx.predict_proba(sentences), softmax(onnx.predict_logits(sentences) / temperature), atol=1e-6)
+    sentence = "Washington warned of sanctions if Ankara presses on"
+    assert [w.weight for w in onnx.explain(sentence).words] == pytest.approx(
+        [w.weight for w in torch_classifier.explain(sentence).words], abs=1e-3)

@@ -5,7 +5,6 @@ names the file, the line and the field, because a corpus is edited by hand.
 """
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from model.json_lines import parse_json_object
 from model.labels import LABEL_TO_ID, LABELS, outranks
 
 REQUIRED_FIELDS = ("article_id", "sentence_id", "text", "label")
@@ -61,12 +61,7 @@ def data_files(path: str | Path) -> list[Path]:
 
 
 def _parse_record(raw: str, where: str) -> Record:
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise DataError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-    if not isinstance(obj, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    obj = parse_json_object(raw, where, DataError)
     for name in REQUIRED_FIELDS:
         if name not in obj:
             raise DataError(f"{where}: field '{name}' is missing")

@@ -19,6 +19,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
                           get_linear_schedule_with_warmup, set_seed)
 from transformers.utils import logging as hf_logging
 
+from eval.calibration import calibrate
 from eval.evaluate import SPLITS_FILE, evaluate_records
 from eval.metrics import macro_f1
 from eval.report import EvaluationResult, write_report
@@ -174,6 +175,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     split_ids = splits.article_ids()
     split_ids["data"] = str(Path(config.data).resolve())
     write_text_atomic(staged / SPLITS_FILE, json.dumps(split_ids, indent=2))
+    if splits.dev:  # temperature scaling on dev; the test and extra reports below then show calibrated ECE
+        calibrate(classifier, splits.dev, fitted_on=f"{config.data} (dev split)").save(staged)
 
     test = None
     if splits.test:

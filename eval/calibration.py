@@ -1,0 +1,139 @@
+"""How far the model's confidence can be trusted, and the temperature that makes it trustworthy.
+
+Fitting minimises the negative log-likelihood of held-out gold labels over one temperature
+(Guo et al., 2017); expected calibration error (ECE) and the reliability diagram show the
+effect. The fitted temperature is stored with the model (model/calibration.py applies it).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import numpy as np  # noqa: E402
+from scipy.optimize import minimize_scalar  # noqa: E402
+
+from eval.figures import save_figure  # noqa: E402
+
+from model.calibration import TemperatureScaling, softmax  # noqa: E402
+from model.classifier import StanceClassifier  # noqa: E402
+from training.data import Record  # noqa: E402
+
+ECE_BINS = 15
+
+
+@dataclass
+class ReliabilityBin:
+    """Sentences whose top probability fell in [low, high): how sure the model was, how often right."""
+
+    low: float
+    high: float
+    count: int
+    confidence: float
+    accuracy: float
+
+
+@dataclass
+class CalibrationSummary:
+    """ECE (15 equal-width bins of top probability) with the raw logits and with the model's temperature."""
+
+    temperature: float
+    ece_before: float
+    ece_after: float
+    bins_before: list[ReliabilityBin]
+    bins_after: list[ReliabilityBin]
+
+    def to_dict(self) -> dict:
+        return {"temperature": self.temperature, "ece_before": self.ece_before, "ece_after": self.ece_after,
+                "bins": ECE_BINS, "reliability_before": [asdict(b) for b in self.bins_before],
+                "reliability_after": [asdict(b) for b in self.bins_after]}
+
+
+def _gold_ids(gold: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    return np.array([index[g] for g in gold], dtype=np.int64)
+
+
+def reliability_bins(probabilities: np.ndarray, gold: Sequence[str], labels: Sequence[str],
+                     bins: int = ECE_BINS) -> list[ReliabilityBin]:
+    """Sentences grouped by top probability into `bins` equal-width bins (empty bins included)."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == _gold_ids(gold, labels)
+    # A confidence of exactly 1.0 belongs in the last bin.
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    result = []
+    for b in range(bins):
+        members = which == b
+        count = int(members.sum())
+        result.append(ReliabilityBin(b / bins, (b + 1) / bins, count,
+                                     float(confidence[members].mean()) if count else 0.0,
+                                     float(correct[members].mean()) if count else 0.0))
+    return result
+
+
+def expected_calibration_error(probabilities: np.ndarray, gold: Sequence[str], labels: Sequence[str],
+                               bins: int = ECE_BINS) -> float:
+    """Sum over bins of (share of sentences) * |accuracy - mean confidence|."""
+    n = len(gold)
+    if n == 0:
+        return 0.0
+    return float(sum(b.count / n * abs(b.accuracy - b.confidence) for b in reliability_bins(probabilities, gold, labels, bins)))
+
+
+def fit_temperature(logits: np.ndarray, gold: Sequence[str], labels: Sequence[str]) -> float:
+    """The temperature in [0.05, 20] that minimises the negative log-likelihood of `gold`."""
+    if len(gold) == 0:
+        raise ValueError("cannot fit a temperature on no sentences")
+    target = _gold_ids(gold, labels)
+    logits = np.asarray(logits, dtype=np.float64)
+
+    def nll(log_t: float) -> float:
+        scaled = logits / np.exp(log_t)
+        scaled -= scaled.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(scaled).sum(axis=1))
+        return float((log_norm - scaled[np.arange(len(target)), target]).mean())
+
+    # Searching log T keeps T positive and treats 0.5 and 2 as equally far from 1.
+    best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-4})
+    return float(np.exp(best.x))
+
+
+def summarize_calibration(logits: np.ndarray, gold: Sequence[str], labels: Sequence[str],
+                          temperature: float) -> CalibrationSummary:
+    """ECE and reliability bins of the raw softmax and of softmax(logits / temperature)."""
+    before, after = softmax(logits), TemperatureScaling(temperature).probabilities(logits)
+    return CalibrationSummary(temperature, expected_calibration_error(before, gold, labels),
+                              expected_calibration_error(after, gold, labels),
+                              reliability_bins(before, gold, labels), reliability_bins(after, gold, labels))
+
+
+def calibrate(classifier: StanceClassifier, records: list[Record], fitted_on: str) -> TemperatureScaling:
+    """Fit the classifier's temperature on `records` and set it on the classifier."""
+    logits = classifier.predict_logits([r.text for r in records])
+    calibration = TemperatureScaling(fit_temperature(logits, [r.label for r in records], classifier.labels),
+                                     fitted_on, len(records))
+    classifier.calibration = calibration
+    return calibration
+
+
+def plot_reliability(summary: CalibrationSummary, path: Path, title: str) -> None:
+    """Reliability diagram: accuracy against confidence per bin, before and after scaling (PNG)."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for bins, name, colour in ((summary.bins_before, f"raw softmax (ECE {summary.ece_before:.3f})", "#d62728"),
+                               (summary.bins_after, f"T = {summary.temperature:.2f} (ECE {summary.ece_after:.3f})", "#1f77b4")):
+        used = [b for b in bins if b.count]
+        ax.plot([b.confidence for b in used], [b.accuracy for b in used], marker="o", color=colour, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top probability, mean per bin)")
+    ax.set_ylabel("accuracy in bin")
+    ax.set_title(f"{title}\nreliability, {ECE_BINS} bins", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
