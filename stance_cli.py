@@ -48,6 +48,9 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"  {label:13s} P {c['precision']:.3f}  R {c['recall']:.3f}  F1 {c['f1']:.3f}  n={c['support']}")
     for name, baseline in result.baselines.items():
         print(f"  baseline {name}: macro-F1 {baseline.macro_f1:.3f}")
+    if result.calibration:
+        c = result.calibration
+        print(f"  expected calibration error {c.ece_before:.3f} raw, {c.ece_after:.3f} with temperature {c.temperature:.2f}")
     print(f"report written to {out}/report.md")
 
 

@@ -16,7 +16,8 @@ def test_predict_table_and_jsonl(tiny_model, tmp_path, capsys):
 
 def test_evaluate_command(tiny_model, tiny_corpus, tmp_path, capsys):
     assert main(["evaluate", str(tiny_model), str(tiny_corpus), "--out", str(tmp_path / "ev"), "--bootstrap", "20"]) == 0
-    assert "macro-F1" in capsys.readouterr().out and (tmp_path / "ev" / "metrics.json").is_file()
+    out = capsys.readouterr().out
+    assert "macro-F1" in out and "expected calibration error" in out and (tmp_path / "ev" / "metrics.json").is_file()
 
 
 def test_user_errors_exit_2_with_a_message(tmp_path, capsys):
