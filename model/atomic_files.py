@@ -7,6 +7,22 @@ import tempfile
 from pathlib import Path
 
 
+def _read_umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+# Read once at import: os.umask can only be read by setting it, which races with other threads.
+_UMASK = _read_umask()
+
+
+def _as_if_created_normally(path: str | Path, mode: int) -> None:
+    """mkstemp/mkdtemp make owner-only files; give the result the permissions open() would,
+    so that a report or model written for others can be read by them."""
+    os.chmod(path, mode & ~_UMASK)
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`."""
     path = Path(path)
@@ -17,6 +33,7 @@ def write_text_atomic(path: str | Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        _as_if_created_normally(tmp, 0o666)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -27,7 +44,9 @@ def staging_dir(final: str | Path) -> Path:
     """A fresh empty directory beside `final` to build its replacement in."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    staged = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    _as_if_created_normally(staged, 0o777)
+    return staged
 
 
 def publish_dir(staged: str | Path, final: str | Path) -> None:
