@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from model.articles import ArticleFileError
+from model.archive_input import ArchiveInputError
+from model.archive_output import ArchiveOutputError
 from model.base_model import BaseModelError
 from model.calibration import CalibrationFileError
 from model.classifier import ModelDirectoryError
@@ -14,7 +16,7 @@ from training.config import ConfigError, field_help
 from training.data import DataError
 
 USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
-               CalibrationFileError)
+               CalibrationFileError, ArchiveInputError, ArchiveOutputError)
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -167,6 +169,29 @@ def _probability(text: str) -> float:
     return value
 
 
+def _score(args: argparse.Namespace) -> None:
+    from model.archive_scoring import score_archive
+
+    try:
+        s = score_archive(args.model_dir, args.input, args.out, resume=args.resume, engine=args.engine,
+                          workers=args.workers, address=args.address, backend=args.backend,
+                          part_articles=args.part_articles, max_chars=args.max_chars, max_articles=args.max_articles,
+                          threads=args.threads)
+    except ImportError as error:
+        raise SystemExit(f"stance score: error: {error}") from None
+    print(f"{s.articles} articles, {s.sentences} sentences scored in {s.seconds:.0f} s ({s.sentences_per_s:.0f} sentences/s; "
+          f"{s.steady_sentences_per_s:.0f}/s once loaded); {s.skipped_done} already done, {s.errors} errors")
+    print(f"{s.out} now holds {s.total_articles} articles, {s.total_sentences} sentences"
+          + (f"; bad records listed in {s.out}/_errors.jsonl" if s.errors else ""))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description="Sentence-level stance classifier for news.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -224,6 +249,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--int8", action="store_true",
                         help="also write model.int8.onnx, dynamically quantised (the fastest CPU path, used by default when present)")
     export.set_defaults(run=_export)
+
+    score = commands.add_parser("score", help="label every sentence of a news archive into Parquet or JSONL parts")
+    score.add_argument("model_dir")
+    score.add_argument("input", help="JSONL of articles (article_id, text; other fields carried through) or a folder of .txt")
+    score.add_argument("--out", required=True, help="output folder, named *.parquet or *.jsonl: part files, _manifest.jsonl, _errors.jsonl")
+    score.add_argument("--resume", action="store_true", help="continue an interrupted job: skip the articles already written")
+    score.add_argument("--engine", choices=["local", "ray"], default="local", help="this process, or a pool of Ray actors")
+    score.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start Ray here")
+    score.add_argument("--workers", type=_positive_int, help="Ray actors, one CPU each (default: physical cores here, or the cluster's CPUs)")
+    score.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto")
+    score.add_argument("--part-articles", type=_positive_int, default=500, help="articles per part file (the unit --resume redoes)")
+    score.add_argument("--max-chars", type=_positive_int, default=200_000, help="longer articles go to the errors file")
+    score.add_argument("--max-articles", type=_positive_int, help="stop after scoring this many articles (resume later)")
+    score.add_argument("--threads", type=_positive_int, help="local engine: inference threads (default: one per physical core)")
+    score.set_defaults(run=_score)
     return parser
 
 

@@ -79,12 +79,13 @@ class StanceClassifier:
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, max_length: int | None = None, batch_size: int = 64,
                         backend: Literal["auto", "onnx", "torch"] = "auto",
-                        precision: Literal["auto", "int8", "fp32"] = "auto") -> "StanceClassifier":
+                        precision: Literal["auto", "int8", "fp32"] = "auto", threads: int | None = None) -> "StanceClassifier":
         """Load a directory written by `stance train` (weights, tokenizer, label map).
 
         backend="auto" runs the int8 ONNX model when `stance export --int8` wrote one and
         onnxruntime is installed, else PyTorch. With backend="onnx", `precision` picks the file:
-        "auto" takes int8 when present, else fp32.
+        "auto" takes int8 when present, else fp32. `threads`: inference threads (default: one per
+        physical core; a process that shares the machine with others, e.g. a Ray actor, takes fewer).
         """
         path = Path(model_dir)
         if backend not in BACKENDS:
@@ -103,13 +104,13 @@ class StanceClassifier:
             backend = "onnx" if (path / INT8_FILE).is_file() and onnxruntime_available() else "torch"
             precision = "int8" if backend == "onnx" else precision
         if backend == "onnx":
-            runner = OnnxBackend(_onnx_file(path, precision), _labels_from_config(path))
+            runner = OnnxBackend(_onnx_file(path, precision), _labels_from_config(path), threads=threads)
         else:
             if not (path / "model.safetensors").is_file():
                 raise ModelDirectoryError(f"model directory {path} lacks model.safetensors; is it the output of `stance train`?")
             from model.torch_backend import TorchBackend
 
-            runner = TorchBackend.load(path)
+            runner = TorchBackend.load(path, threads=threads)
         classifier = cls(runner, SentenceEncoder.from_file(path, max_length), max_length=max_length, batch_size=batch_size)
         classifier.calibration = TemperatureScaling.load(path)
         return classifier

@@ -27,11 +27,12 @@ class TorchBackend:
         self._input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in accepted]
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "TorchBackend":
-        """Read the safetensors weights; torch runs one intra-op thread per available physical core."""
+    def load(cls, model_dir: str | Path, threads: int | None = None) -> "TorchBackend":
+        """Read the safetensors weights; torch runs `threads` intra-op threads (default: one per
+        available physical core)."""
         from transformers import AutoModelForSequenceClassification
 
-        torch.set_num_threads(physical_cores_available())
+        torch.set_num_threads(threads or physical_cores_available())
         return cls(AutoModelForSequenceClassification.from_pretrained(Path(model_dir), use_safetensors=True))
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -16,6 +16,18 @@ SHARED = ROOT.parent / "shared"
 CORPUS = ROOT / "data" / "corpus"
 
 
+def corpus_article_texts(n: int) -> dict[str, str]:
+    """The first `n` articles of the team's corpus by id, their sentences joined into paragraphs."""
+    articles: dict[str, list[str]] = {}
+    for file in sorted(CORPUS.glob("*.jsonl")):
+        for line in file.open(encoding="utf-8"):
+            record = json.loads(line)
+            if record["article_id"] not in articles and len(articles) == n:
+                return {key: "\n\n".join(sentences) for key, sentences in articles.items()}
+            articles.setdefault(record["article_id"], []).append(record["text"])
+    return {key: "\n\n".join(sentences) for key, sentences in articles.items()}
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data, which exists on the team's machines and in CI but not for users."""

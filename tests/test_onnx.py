@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CORPUS, ROOT, tiny_overrides
+from conftest import CORPUS, ROOT, corpus_article_texts, tiny_overrides
 from model import StanceClassifier
 from model.classifier import ModelDirectoryError
 from model.onnx_backend import INT8_FILE, ONNX_FILE
@@ -32,15 +32,7 @@ def corpus_sentences(n: int) -> list[str]:
 
 
 def corpus_articles(n: int) -> list[str]:
-    """The first `n` articles of the corpus, their sentences joined back into paragraphs."""
-    articles: dict[str, list[str]] = {}
-    for file in sorted(CORPUS.glob("*.jsonl")):
-        for line in file.open(encoding="utf-8"):
-            record = json.loads(line)
-            if record["article_id"] not in articles and len(articles) == n:
-                return ["\n\n".join(sentences) for sentences in articles.values()]
-            articles.setdefault(record["article_id"], []).append(record["text"])
-    return ["\n\n".join(sentences) for sentences in articles.values()]
+    return list(corpus_article_texts(n).values())
 
 
 @pytest.fixture(scope="module")
