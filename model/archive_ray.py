@@ -68,11 +68,13 @@ def score_with_ray(articles: Iterable[Article], classifier: StanceClassifier, mo
     ray.data.DataContext.get_current().enable_progress_bars = False  # the job's own bar counts sentences
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     files, backend, precision = _model_files(classifier, Path(model_dir))
-    dataset = ray.data.from_arrow_refs(blocks)
-    if len(blocks) < 2 * workers:  # a short job: split it so that every actor gets some
-        dataset = dataset.repartition(2 * workers)
-    dataset = dataset.map_batches(
-        ArticleScorer, fn_constructor_kwargs={"files": files, "backend": backend, "precision": precision},
+    # Put once and pass by reference: inside the UDF, the weights would be shipped with every task.
+    files_ref = [ray.put(files)]
+    del files
+    if len(blocks) < 2 * workers:
+        blocks = _split_small_job(ray, blocks, 2 * workers)
+    dataset = ray.data.from_arrow_refs(blocks).map_batches(
+        ArticleScorer, fn_constructor_kwargs={"files_ref": files_ref, "backend": backend, "precision": precision},
         batch_size=BLOCK_ARTICLES, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
         for row in batch.to_pylist():
@@ -94,6 +96,16 @@ def _blocks_in_object_store(ray, articles: Iterable[Article]) -> Iterator:
             block = []
     if block:
         yield ray.put(_articles_table(pa, block))
+
+
+def _split_small_job(ray, blocks: list, pieces: int) -> list:
+    """A short job's few blocks cut into `pieces` smaller ones, so that every actor gets some.
+    (Not Dataset.repartition: its tasks wait for CPUs that the actor pool already holds.)"""
+    import pyarrow as pa
+
+    table = pa.concat_tables(ray.get(blocks))
+    size = max(1, -(-table.num_rows // pieces))
+    return [ray.put(table.slice(start, size)) for start in range(0, table.num_rows, size)]
 
 
 def _articles_table(pa, block: list[Article]):
@@ -119,7 +131,10 @@ def _model_files(classifier: StanceClassifier, directory: Path) -> tuple[dict[st
 class ArticleScorer:
     """A Ray actor's model: written to a temporary folder and loaded once, then called per batch."""
 
-    def __init__(self, files: dict[str, bytes], backend: str, precision: str) -> None:
+    def __init__(self, files_ref: list, backend: str, precision: str) -> None:
+        """`files_ref`: [ObjectRef of {file name: bytes}], wrapped in a list so that Ray hands over
+        the reference rather than resolving it into the UDF."""
+        files = import_ray().get(files_ref[0])
         self._folder = tempfile.TemporaryDirectory(prefix="stance-model-")
         for name, data in files.items():
             (Path(self._folder.name) / name).write_bytes(data)

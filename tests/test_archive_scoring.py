@@ -76,7 +76,7 @@ def test_txt_folder_to_jsonl_matches_jsonl_input(tiny_model, tmp_path):
 
 
 def test_resume_after_the_job_is_killed_loses_and_repeats_nothing(tiny_model, tmp_path):
-    articles = corpus_article_texts(30)
+    articles = corpus_article_texts(16)
     archive = write_archive(tmp_path / "archive.jsonl", articles, ('{"article_id": 7, "text": null}',))
     reference = tmp_path / "reference.parquet"
     score_archive(tiny_model, archive, reference, part_articles=1, progress=False)
