@@ -6,17 +6,18 @@ import json
 import sys
 from pathlib import Path
 
-from model.articles import ArticleFileError
+from model.articles import DECODE_ERRORS, ArticleFileError, read_article
 from model.archive_input import ArchiveInputError
 from model.archive_output import ArchiveOutputError
 from model.base_model import BaseModelError
 from model.calibration import CalibrationFileError
 from model.classifier import ModelDirectoryError
+from model.safe_weights import UnsafeWeightsError
 from training.config import ConfigError, field_help
 from training.data import DataError
 
 USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
-               CalibrationFileError, ArchiveInputError, ArchiveOutputError)
+               CalibrationFileError, ArchiveInputError, ArchiveOutputError, UnsafeWeightsError)
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -60,13 +61,7 @@ def _predict(args: argparse.Namespace) -> None:
     from model.classifier import StanceClassifier
 
     classifier = StanceClassifier.from_pretrained(args.model_dir)
-    if args.file == "-":
-        text = sys.stdin.read()
-    else:
-        path = Path(args.file)
-        if not path.is_file():
-            raise FileNotFoundError(f"article file {path} does not exist")
-        text = path.read_text(encoding="utf-8")
+    text = read_article(args.file, args.errors)
     if args.format == "html":
         _write_html(classifier, text, args)
         return
@@ -75,10 +70,10 @@ def _predict(args: argparse.Namespace) -> None:
         for p in predictions:
             print(json.dumps({"text": p.text, "start": p.start, "end": p.end, "label": p.label,
                               "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
-                              "abstained": p.abstained}, ensure_ascii=False))
+                              "abstained": p.abstained, "truncated": p.truncated}, ensure_ascii=False))
         return
     for i, p in enumerate(predictions):
-        print(f"{i:>3}  {p.label:<13} {p.probabilities[p.label]:.2f}  {p.text}")
+        print(f"{i:>3}  {p.label:<13} {p.probabilities[p.label]:.2f}  {p.text}{'  [truncated]' if p.truncated else ''}")
 
 
 def _write_html(classifier, text: str, args: argparse.Namespace) -> None:
@@ -219,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", help="with --format html, write the page here instead of to stdout")
     predict.add_argument("--min-confidence", type=_probability, metavar="P",
                          help="label a sentence neutral (abstained) when its top probability is below P")
+    predict.add_argument("--errors", choices=DECODE_ERRORS, default="strict",
+                         help="bytes that are not UTF-8: 'strict' stops naming the byte, 'replace' reads on with U+FFFD")
     predict.set_defaults(run=_predict)
 
     profile = commands.add_parser("profile", help="stance counts, mix and escalation score per article (docs/PROFILE.md)")

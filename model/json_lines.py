@@ -1,4 +1,4 @@
-"""One line of a JSON Lines file read as an object, with errors that name the file and line."""
+"""One line of a JSON Lines file decoded and read as an object, with errors that name the file and line."""
 from __future__ import annotations
 
 import json
@@ -13,3 +13,13 @@ def parse_json_object(raw: str, where: str, error: type[ValueError]) -> dict:
     if not isinstance(obj, dict):
         raise error(f"{where}: expected a JSON object, got {type(obj).__name__}")
     return obj
+
+
+def decode_line(line: bytes, where: str, error: type[ValueError], first: bool = False) -> str:
+    """One line's bytes as UTF-8 text (a byte-order mark dropped from the first); `error` names the bad byte."""
+    try:
+        text = line.decode("utf-8")  # not utf-8-sig: its error offsets skip the byte-order mark
+    except UnicodeDecodeError as problem:
+        raise error(f"{where}: byte {problem.start} of the line (0x{line[problem.start]:02x}) is not valid UTF-8; "
+                    f"save the file as UTF-8") from None
+    return text[1:] if first and text.startswith("\ufeff") else text

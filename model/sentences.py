@@ -39,10 +39,24 @@ _GLUED_SUBHEADING = re.compile(r"([A-Z0-9][A-Z0-9'’&\-]*(?: [A-Z0-9][A-Z0-9'�
 # A wire sign-off on a line of its own is not a sentence.
 _SIGN_OFF = frozenset({"reuter", "reuters", "ap", "afp"})
 # Site boilerplate before a headline: "date 2019-06-10 Home › Site › Headline".
-_BREADCRUMB = re.compile(r"^.*[›»]\s*")
+_BREADCRUMB = re.compile(r"^.*[›»]\s*", re.DOTALL)  # DOTALL: a crumb trail may wrap onto the next line
 # A credit or dateline before the first sentence: "(Agency | Site )- ", "LONDON (Reuters) - ".
 _CREDIT = re.compile(r"(?:[A-Z][A-Z .,'’]*\s)?\([^()\n]{2,60}\)\s*[-–—]+\s*")
 
+
+# pysbd's time grows faster than linearly with the length of the text it is given (an 80 kB
+# paragraph took 12 s, so a 1 MB one would take many minutes). Longer blocks are cut first, at
+# sentence ends no reading could dispute, into pieces of about _PYSBD_CHARS; a piece that stays
+# over _MAX_PIECE_CHARS (no such end inside: other scripts, run-on text) is cut at any stop, then
+# at whitespace, then every _MAX_PIECE_CHARS characters. Paragraphs of ordinary articles are
+# shorter than _PYSBD_CHARS and never cut.
+_PYSBD_CHARS = 2000
+_MAX_PIECE_CHARS = 10000
+_CUT_POINTS = (
+    re.compile(r"(?<=[a-z0-9%)\]][.!?])[”\"’]?\s+(?=[“\"‘]?[A-Z])"),  # "…talks. The…", not after "Mr."
+    re.compile(r"[.!?。！？…]+[”\"’»)]*\s*"),  # any stop, in any script
+    re.compile(r"\s+"),
+)
 
 _local = threading.local()
 
@@ -57,12 +71,15 @@ def _segmenter() -> pysbd.Segmenter:
 def split_sentences(text: str) -> list[Sentence]:
     """Split an article into sentences, in order, each with its character span in `text`."""
     sentences: list[Sentence] = []
+    spans: list[tuple[int, int]] = []
     for block_start, block_end in _blocks(text):
-        for start, end in _pysbd_spans(text, block_start, block_end):
-            for piece_start, piece_end in _split_glued(text, start, end):
-                sentence = _make_sentence(text, *_strip_boilerplate(text, piece_start, piece_end))
-                if sentence is not None:
-                    sentences.append(sentence)
+        for piece_start, piece_end in _bounded_pieces(text, block_start, block_end):
+            spans.extend(_pysbd_spans(text, piece_start, piece_end))
+    for start, end in spans:
+        for piece_start, piece_end in _split_glued(text, start, end):
+            sentence = _make_sentence(text, *_strip_boilerplate(text, piece_start, piece_end))
+            if sentence is not None:
+                sentences.append(sentence)
     return sentences
 
 
@@ -100,6 +117,32 @@ def _is_headline(line: str) -> bool:
     return len(line.split()) >= 2 and len(letters) >= 6 and sum(c.isupper() for c in letters) >= 0.85 * len(letters)
 
 
+def _bounded_pieces(text: str, start: int, end: int, level: int = 0) -> list[tuple[int, int]]:
+    """`text[start:end]` cut into pieces short enough for pysbd (see _PYSBD_CHARS)."""
+    if end - start <= _PYSBD_CHARS:
+        return [(start, end)]
+    if level == len(_CUT_POINTS):
+        return [(a, min(a + _MAX_PIECE_CHARS, end)) for a in range(start, end, _MAX_PIECE_CHARS)]
+    pieces: list[tuple[int, int]] = []
+    piece_start = previous = start
+    cuts = (m.end() for m in _CUT_POINTS[level].finditer(text, start, end)
+            if level or not _after_abbreviation(text, m.start() - 1, start))
+    for cut in [*cuts, end]:
+        if cut - piece_start > _PYSBD_CHARS and previous > piece_start:
+            pieces.append((piece_start, previous))
+            piece_start = previous
+        previous = cut
+    pieces.append((piece_start, end))
+    return [bounded for a, b in pieces
+            for bounded in ([(a, b)] if b - a <= _MAX_PIECE_CHARS else _bounded_pieces(text, a, b, level + 1))]
+
+
+def _after_abbreviation(text: str, stop: int, start: int) -> bool:
+    """True when the full stop at `stop` ends a title or short form ("Gen.", "Mr."), not a sentence."""
+    word = re.search(r"([A-Za-z]+)$", text[max(start, stop - 12):stop])
+    return bool(word and word.group(1).lower() in _ABBREVIATIONS)
+
+
 def _pysbd_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     # Newlines inside a paragraph are line wrapping; a space keeps every offset in place.
     block = text[start:end].replace("\n", " ").replace("\r", " ")
@@ -121,8 +164,7 @@ def _pysbd_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _split_glued(text: str, start: int, end: int) -> list[tuple[int, int]]:
     cuts = [start]
     for match in _MISSED_BOUNDARY.finditer(text, start, end):
-        word = re.search(r"([A-Za-z]+)$", text[max(start, match.start() - 12):match.start()])
-        if not (word and word.group(1).lower() in _ABBREVIATIONS):
+        if not _after_abbreviation(text, match.start(), start):
             cuts.append(match.end())
     cuts.append(end)
     pieces: list[tuple[int, int]] = []

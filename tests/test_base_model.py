@@ -21,6 +21,7 @@ def test_unknown_name_offline_says_what_to_do():
 
 def test_local_directory_is_used_as_is(tmp_path):
     (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"")
     assert resolve_base_model(str(tmp_path)) == str(tmp_path)
 
 

@@ -6,6 +6,7 @@ are rejected with the valid ones listed; `key=value` overrides apply on top of t
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ class TrainConfig:
     extra_eval: list = _help("Further JSONL files (e.g. data/contrast.jsonl) evaluated with the final model and reported beside the test split.", [])
     bootstrap_samples: int = _help("Bootstrap resamples (by article) for the macro-F1 confidence interval.", 1000)
     export_onnx: str = _help("After training, also write ONNX files for fast CPU serving: 'none', 'fp32' (model.onnx) or 'int8' (model.onnx and model.int8.onnx); needs the onnx extra.", "none")
+    checkpoint_every: int = _help("Write a checkpoint (weights, optimiser, scheduler and random state) every N optimiser steps, so a killed run can resume; 0 turns checkpoints off.", 100)
+    resume: bool = _help("Continue from the newest complete checkpoint in OUTPUT_DIR.checkpoints instead of starting over; the rest of the config must match the interrupted run's.", False)
 
     def validate(self) -> None:
         """Reject values that would fail later, deep inside a library."""
@@ -68,6 +71,12 @@ class TrainConfig:
             (self.num_threads >= 0, "num_threads must be 0 or more"),
             (self.bootstrap_samples >= 0, "bootstrap_samples must be 0 or more"),
             (self.export_onnx in {"none", "fp32", "int8"}, "export_onnx must be 'none', 'fp32' or 'int8'"),
+            (self.checkpoint_every >= 0, "checkpoint_every must be 0 or more"),
+            (math.isfinite(self.learning_rate), "learning_rate must be a finite number"),
+            (all(getattr(self, name).strip() for name in ("base_model", "data", "output_dir")),
+             "base_model, data and output_dir must not be empty"),
+            (all(isinstance(path, str) and path.strip() for path in self.extra_eval),
+             f"extra_eval must be a list of file paths, got {self.extra_eval!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -135,6 +144,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:
             raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: byte {error.start} is not valid UTF-8; save the config as UTF-8") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of key: value, got {type(loaded).__name__}")
         _apply(values, loaded, str(path))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from model.json_lines import parse_json_object
+from model.json_lines import decode_line, parse_json_object
 from model.labels import LABEL_TO_ID, LABELS, outranks
 
 REQUIRED_FIELDS = ("article_id", "sentence_id", "text", "label")
@@ -87,9 +87,11 @@ def load_records(path: str | Path) -> list[Record]:
     """Read and validate every record under `path`; raise DataError on the first bad one."""
     records: list[Record] = []
     seen: dict[tuple[str, int], str] = {}
+    article_files: dict[str, Path] = {}
     for file in data_files(path):
-        with file.open(encoding="utf-8") as handle:
-            for number, raw in enumerate(handle, 1):
+        with file.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                raw = decode_line(line, f"{file}:{number}", DataError, first=number == 1)
                 if not raw.strip():
                     continue
                 record = _parse_record(raw, f"{file}:{number}")
@@ -97,6 +99,10 @@ def load_records(path: str | Path) -> list[Record]:
                 if key in seen:
                     raise DataError(f"{record.location}: field 'sentence_id' {record.sentence_id} repeats article {record.article_id!r} (first at {seen[key]})")
                 seen[key] = record.location
+                first_file = article_files.setdefault(record.article_id, file)
+                if first_file != file:
+                    raise DataError(f"{record.location}: field 'article_id' {record.article_id!r} already names an article in "
+                                    f"{first_file}; an article must sit in one file (two articles with one id would be split as one)")
                 records.append(record)
     if not records:
         raise DataError(f"{path}: no records")

@@ -28,9 +28,11 @@ from model.base_model import resolve_base_model
 from model.classifier import LABEL_MAP_FILE, StanceClassifier
 from model.onnx_export import export_onnx, require_export_tools
 from model.labels import LABEL_TO_ID, LABELS
+from training.checkpoints import LoopState, remove_checkpoints, resume_checkpoint, save_checkpoint
 from training.config import TrainConfig, save_config
 from training.data import Record, label_counts, load_records, split_by_article, subsample_articles, to_dataset
 from training.model_card import render_model_card
+from training.preflight import check_run_inputs
 
 
 
@@ -90,12 +92,13 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     splits.train = subsample_articles(splits.train, config.train_fraction, config.seed)
 
     base = resolve_base_model(config.base_model)
+    extra_records = check_run_inputs(config, splits, base)
     previous_verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the fresh classifier head is expected, not a warning
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
         model = AutoModelForSequenceClassification.from_pretrained(
-            base, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id=dict(LABEL_TO_ID))
+            base, use_safetensors=True, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id=dict(LABEL_TO_ID))
     finally:
         hf_logging.set_verbosity(previous_verbosity)
 
@@ -121,14 +124,19 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     classifier = StanceClassifier(model, tokenizer, config.max_length, config.eval_batch_size)
 
     best_f1, best_step, best_state, stale, step, history = None, 0, None, 0, 0, []
+    resumed = resume_checkpoint(config, model, optimizer, scheduler) if config.resume else None
+    if resumed:
+        best_f1, best_step, best_state, stale, step, history = resumed.values()
     eval_every = config.eval_every or steps_per_epoch
-    bar = tqdm(total=total_steps, desc="training", unit="step", disable=not progress)
-    stop, epoch = False, 0
+    bar = tqdm(total=total_steps, initial=step, desc="training", unit="step", disable=not progress)
+    # Every epoch has the same batches, so the step count says where a resumed run picks up.
+    stop, epoch, skip = False, step // steps_per_epoch, step % steps_per_epoch
     while not stop:
         model.train()
-        batches = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)
-        epoch += 1
-        loader = DataLoader(train_set, batch_sampler=batches, collate_fn=collate)
+        batches = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[skip:]
+        epoch, skip = epoch + 1, 0
+        # Its own generator: the loader's seed draw must not move the global RNG a checkpoint restores.
+        loader = DataLoader(train_set, batch_sampler=batches, collate_fn=collate, generator=torch.Generator())
         for batch in loader:
             labels = batch.pop("labels")
             loss = loss_fn(model(**batch).logits, labels)
@@ -155,6 +163,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
                         bar.write(f"early stopping: no dev gain in {stale} evaluations")
                         stop = True
                         break
+            if config.checkpoint_every and step % config.checkpoint_every == 0 and not last:
+                save_checkpoint(config, model, optimizer, scheduler, LoopState(step, best_f1, best_step, stale, history), best_state)
             if last:
                 stop = True
                 break
@@ -184,8 +194,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
                                 train_records=splits.train, bootstrap_samples=config.bootstrap_samples, seed=config.seed)
         write_report(test, staged / "eval" / "test")
     extra = {}
-    for path in config.extra_eval:
-        extra[path] = evaluate_records(classifier, load_records(path), name="model", data=path,
+    for path, records in extra_records.items():
+        extra[path] = evaluate_records(classifier, records, name="model", data=path,
                                        train_records=splits.train, bootstrap_samples=config.bootstrap_samples, seed=config.seed)
         write_report(extra[path], staged / "eval" / Path(path).stem)
 
@@ -199,11 +209,13 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         "extra_eval": {path: result.to_dict() for path, result in extra.items()},
         "training": {"steps": step, "seconds": round(seconds, 1), "train_sentences": len(splits.train),
                      "train_articles": len(split_ids["train"]), "dev_articles": len(split_ids["dev"]),
-                     "test_articles": len(split_ids["test"]), "base_model": config.base_model, "resolved_base_model": base},
+                     "test_articles": len(split_ids["test"]), "base_model": config.base_model, "resolved_base_model": base,
+                     "resumed_from_step": resumed.loop.step if resumed else None},
     }
     write_text_atomic(staged / "metrics.json", json.dumps(summary, indent=2))
     write_text_atomic(staged / "README.md", render_model_card(config, summary, label_counts(splits.train)))
     if config.export_onnx != "none":
         export_onnx(staged, int8=config.export_onnx == "int8")
     publish_dir(staged, out)
+    remove_checkpoints(out)
     return TrainResult(out, best_f1, best_step, step, seconds, test, extra, history)
