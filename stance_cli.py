@@ -24,8 +24,17 @@ def _train(args: argparse.Namespace) -> None:
     from training.config import load_config
     from training.trainer import train
 
-    config = load_config(args.config, args.overrides)
-    result = train(config)
+    _print_training(train(load_config(args.config, args.overrides)))
+
+
+def _distill(args: argparse.Namespace) -> None:
+    from training.config import load_config
+    from training.distill import distill
+
+    _print_training(distill(args.teacher_dir, load_config(args.config, args.overrides), args.unlabelled))
+
+
+def _print_training(result) -> None:
     print(f"model written to {result.output_dir} ({result.steps} steps, {result.seconds:.0f} s)")
     if result.best_dev_macro_f1 is not None:
         print(f"best dev macro-F1 {result.best_dev_macro_f1:.3f} at step {result.best_step}")
@@ -198,6 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="YAML config, e.g. configs/default.yaml")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="override a config field")
     train.set_defaults(run=_train)
+
+    distill = commands.add_parser("distill", help="train a (small) model on a teacher model's probabilities",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  epilog="loss = distill_alpha * T^2 * KL(teacher_T || student_T) + (1 - distill_alpha) * "
+                                         "CE(gold), T = distill_temperature; the other fields as for `stance train`")
+    distill.add_argument("teacher_dir", help="a trained model directory (e.g. runs/accurate) whose probabilities the student learns")
+    distill.add_argument("config", help="the student's YAML config, e.g. configs/default.yaml")
+    distill.add_argument("overrides", nargs="*", metavar="key=value", help="override a config field")
+    distill.add_argument("--unlabelled", nargs="+", default=[], metavar="FILE",
+                         help="extra unlabelled text for the teacher to label: .txt articles, or .jsonl with a 'text' field per line")
+    distill.set_defaults(run=_distill)
 
     evaluate = commands.add_parser("evaluate", help="score a trained model on labelled JSONL")
     evaluate.add_argument("model_dir")

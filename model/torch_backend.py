@@ -40,6 +40,7 @@ class TorchBackend:
         if self.model.training:
             # Predictions never use dropout; the trainer switches back to train() after its dev evaluation.
             self.model.eval()
+        device = next(self.model.parameters()).device  # the trainer may hold the model on a GPU
         with torch.inference_mode():
-            output = self.model(**{name: torch.from_numpy(inputs[name]) for name in self._input_names})
-        return output.logits.float().numpy()
+            output = self.model(**{name: torch.from_numpy(inputs[name]).to(device) for name in self._input_names})
+        return output.logits.float().cpu().numpy()

@@ -49,6 +49,8 @@ class TrainConfig:
     num_threads: int = _help("Torch CPU threads; 0 uses all cores.", 0)
     extra_eval: list = _help("Further JSONL files (e.g. data/contrast.jsonl) evaluated with the final model and reported beside the test split.", [])
     bootstrap_samples: int = _help("Bootstrap resamples (by article) for the macro-F1 confidence interval.", 1000)
+    distill_temperature: float = _help("`stance distill` only: temperature T that softens teacher and student distributions (the soft loss is scaled by T^2).", 2.0)
+    distill_alpha: float = _help("`stance distill` only: weight of the teacher's soft targets; 1 - alpha goes to the gold labels.", 0.5)
     export_onnx: str = _help("After training, also write ONNX files for fast CPU serving: 'none', 'fp32' (model.onnx) or 'int8' (model.onnx and model.int8.onnx); needs the onnx extra.", "none")
     checkpoint_every: int = _help("Write a checkpoint (weights, optimiser, scheduler and random state) every N optimiser steps, so a killed run can resume; 0 turns checkpoints off.", 100)
     resume: bool = _help("Continue from the newest complete checkpoint in OUTPUT_DIR.checkpoints instead of starting over; the rest of the config must match the interrupted run's.", False)
@@ -70,6 +72,8 @@ class TrainConfig:
             (self.eval_every >= 0 and self.patience >= 0, "eval_every and patience must be 0 or more"),
             (self.num_threads >= 0, "num_threads must be 0 or more"),
             (self.bootstrap_samples >= 0, "bootstrap_samples must be 0 or more"),
+            (self.distill_temperature > 0, "distill_temperature must be positive"),
+            (0 <= self.distill_alpha <= 1, "distill_alpha must be in [0, 1]"),
             (self.export_onnx in {"none", "fp32", "int8"}, "export_onnx must be 'none', 'fp32' or 'int8'"),
             (self.checkpoint_every >= 0, "checkpoint_every must be 0 or more"),
             (math.isfinite(self.learning_rate), "learning_rate must be a finite number"),

@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +35,8 @@ from training.data import Record, label_counts, load_records, split_by_article, 
 from training.model_card import render_model_card
 from training.preflight import check_run_inputs
 
+if TYPE_CHECKING:
+    from training.distill import Distillation
 
 
 @dataclass
@@ -78,8 +81,12 @@ def _dev_macro_f1(classifier: StanceClassifier, records: list[Record]) -> float:
     return macro_f1([r.label for r in records], [classifier.labels[i] for i in probabilities.argmax(axis=1)])
 
 
-def train(config: TrainConfig, progress: bool = True) -> TrainResult:
-    """Fine-tune `config.base_model` on `config.data` and write the model directory."""
+def train(config: TrainConfig, progress: bool = True, distillation: Distillation | None = None) -> TrainResult:
+    """Fine-tune `config.base_model` on `config.data` and write the model directory.
+
+    Runs on the GPU when torch sees one. With `distillation` (training/distill.py), the loss
+    also follows a teacher's probabilities, over the training split and any unlabelled text.
+    """
     started = time.perf_counter()
     if config.export_onnx != "none":
         require_export_tools()  # fail now, not after the training run
@@ -102,7 +109,9 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     finally:
         hf_logging.set_verbosity(previous_verbosity)
 
-    train_set = to_dataset(splits.train).map(
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    train_set = (distillation.dataset(splits.train) if distillation else to_dataset(splits.train)).map(
         lambda batch: tokenizer(batch["text"], truncation=True, max_length=config.max_length),
         batched=True, remove_columns=["text", "article_id"])
     lengths = [len(ids) for ids in train_set["input_ids"]]
@@ -120,7 +129,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     weights = class_weights(splits.train) if config.class_weighting == "balanced" else None
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights).to(device)
     classifier = StanceClassifier(model, tokenizer, config.max_length, config.eval_batch_size)
 
     best_f1, best_step, best_state, stale, step, history = None, 0, None, 0, 0, []
@@ -138,8 +147,10 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         # Its own generator: the loader's seed draw must not move the global RNG a checkpoint restores.
         loader = DataLoader(train_set, batch_sampler=batches, collate_fn=collate, generator=torch.Generator())
         for batch in loader:
-            labels = batch.pop("labels")
-            loss = loss_fn(model(**batch).logits, labels)
+            batch = {name: tensor.to(device) for name, tensor in batch.items()}
+            labels, soft_targets = batch.pop("labels"), batch.pop("soft_targets", None)
+            logits = model(**batch).logits
+            loss = loss_fn(logits, labels) if soft_targets is None else distillation.loss(logits, soft_targets, labels, loss_fn)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -187,6 +198,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     write_text_atomic(staged / SPLITS_FILE, json.dumps(split_ids, indent=2))
     if splits.dev:  # temperature scaling on dev; the test and extra reports below then show calibrated ECE
         calibrate(classifier, splits.dev, fitted_on=f"{config.data} (dev split)").save(staged)
+    if distillation:
+        write_text_atomic(staged / "distillation.json", json.dumps(distillation.summary(), indent=2))
 
     test = None
     if splits.test:
