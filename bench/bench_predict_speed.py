@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=256, help="how many sentences of the file to time")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-length", type=int, default=128, help="truncation, as in the config the model was trained with")
+    parser.add_argument("--backends", nargs="+", choices=list(OUR_BACKENDS), default=list(OUR_BACKENDS),
+                        help="which of our backends to time (those whose files exist)")
     args = parser.parse_args(argv)
     if not args.dev.is_file():
         parser.error(f"{args.dev} does not exist; pass --dev FILE")
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from model import StanceClassifier
 
     texts = load_dev(args.dev).texts[:args.sentences]
-    backends = [name for name in OUR_BACKENDS if name == "torch" or (args.model_dir / ("model.int8.onnx" if "int8" in name else "model.onnx")).is_file()]
+    backends = [name for name in args.backends if name == "torch" or (args.model_dir / ("model.int8.onnx" if "int8" in name else "model.onnx")).is_file()]
     print(f"{args.model_dir}: {len(texts)} sentences, median of {args.repeats} runs, {torch.get_num_threads()} torch threads")
     for name in backends:
         classifier = StanceClassifier.from_pretrained(args.model_dir, max_length=args.max_length, **OUR_BACKENDS[name])
