@@ -151,6 +151,8 @@ def _unpack(archive: zipfile.ZipFile, member: str, target: Path, bar: tqdm) -> s
 def verify_copy(path: Path, pinned: Mapping[str, str] = PINNED_SHA256) -> VerifiedCopy:
     """Re-hash an installed copy; a copy that does not match is removed, then refused."""
     path = Path(path)
+    if not path.is_dir():
+        raise ModelInstallError(f"{path} does not exist: the model is not installed; run: {INSTALL_COMMAND}")
     problems, size = [], 0
     for name, expected in pinned.items():
         file = path / name

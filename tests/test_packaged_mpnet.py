@@ -113,7 +113,7 @@ def test_cli_reports_missing_parts_or_copy_with_exit_2(tmp_path, monkeypatch, ca
     assert packaged_mpnet.main(["where"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "all-mpnet-base-v2")
     assert packaged_mpnet.main(["verify"]) == 2
-    assert "config.json is missing" in capsys.readouterr().err
+    assert "not installed; run: bash scripts/install_accurate.sh" in capsys.readouterr().err
 
 
 def test_the_real_installed_copy_matches_every_pinned_hash():
