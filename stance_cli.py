@@ -182,6 +182,12 @@ def _probability(text: str) -> float:
     return value
 
 
+def _positive_int(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description="Sentence-level stance classifier for news.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -226,9 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     suggest = commands.add_parser("suggest", help="pick the unlabelled sentences most worth labelling next")
     suggest.add_argument("model_dir")
     suggest.add_argument("corpus", help="JSONL of articles (article_id, text) or of split sentences, a .txt article, or a folder of them")
-    suggest.add_argument("-n", type=int, default=50, help="how many sentences to suggest (default 50)")
+    suggest.add_argument("-n", type=_positive_int, default=50, help="how many sentences to suggest (default 50)")
     suggest.add_argument("--out", help="write the JSONL here (default: standard output)")
-    suggest.add_argument("--max-per-article", type=int, default=None, help="cap per article (default: twice an even share, at least 2)")
+    suggest.add_argument("--max-per-article", type=_positive_int, default=None, help="cap per article (default: twice an even share, at least 2)")
     suggest.set_defaults(run=_suggest)
 
     split_eval = commands.add_parser("split-eval", help="sentence-boundary precision/recall against reference sentences")

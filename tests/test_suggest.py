@@ -86,6 +86,9 @@ def test_suggest_scores_with_the_models_context_and_rejects_bad_n(tiny_model):
         suggest(classifier, candidates, 0)
 
 
-def test_suggest_command_reports_a_missing_corpus(tiny_model, tmp_path, capsys):
+def test_suggest_command_reports_a_missing_corpus_and_a_bad_count(tiny_model, tmp_path, capsys):
     assert main(["suggest", str(tiny_model), str(tmp_path / "nothing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["suggest", str(tiny_model), str(tmp_path / "nothing"), "-n", "0"])
+    assert stop.value.code == 2 and "at least 1" in capsys.readouterr().err
