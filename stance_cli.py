@@ -124,6 +124,21 @@ def _calibrate(args: argparse.Namespace) -> None:
           f"ECE there {summary.ece_before:.3f} -> {summary.ece_after:.3f}; written to {args.model_dir}/calibration.json")
 
 
+def _suggest(args: argparse.Namespace) -> None:
+    from model.classifier import StanceClassifier
+    from training.suggest import load_unlabelled, suggest, write_suggestions
+
+    candidates = load_unlabelled(args.corpus)
+    chosen = suggest(StanceClassifier.from_pretrained(args.model_dir), candidates, args.n, max_per_article=args.max_per_article)
+    if args.out:
+        write_suggestions(chosen, args.out)
+        print(f"{len(chosen)} of {len(candidates)} sentences suggested for labelling, written to {args.out}; "
+              "fill in each 'label', then add the file to extra_data")
+    else:
+        for s in chosen:
+            print(json.dumps(s.to_json(), ensure_ascii=False))
+
+
 def _split_eval(args: argparse.Namespace) -> None:
     from eval.splitting import score_splitting_files
 
@@ -249,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("model_dir", help="a directory written by `stance train`; calibration.json is written into it")
     calibrate.add_argument("data", nargs="?", help="labelled JSONL to fit on (default: the model's own dev split)")
     calibrate.set_defaults(run=_calibrate)
+
+    suggest = commands.add_parser("suggest", help="pick the unlabelled sentences most worth labelling next")
+    suggest.add_argument("model_dir")
+    suggest.add_argument("corpus", help="JSONL of articles (article_id, text) or of split sentences, a .txt article, or a folder of them")
+    suggest.add_argument("-n", type=_positive_int, default=50, help="how many sentences to suggest (default 50)")
+    suggest.add_argument("--out", help="write the JSONL here (default: standard output)")
+    suggest.add_argument("--max-per-article", type=_positive_int, default=None, help="cap per article (default: twice an even share, at least 2)")
+    suggest.set_defaults(run=_suggest)
 
     split_eval = commands.add_parser("split-eval", help="sentence-boundary precision/recall against reference sentences")
     split_eval.add_argument("articles", help="JSONL of raw articles (article_id, text)")

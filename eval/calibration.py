@@ -22,7 +22,7 @@ from eval.figures import save_figure  # noqa: E402
 
 from model.calibration import TemperatureScaling, softmax  # noqa: E402
 from model.classifier import StanceClassifier  # noqa: E402
-from training.data import Record  # noqa: E402
+from training.data import Record, contexts_for  # noqa: E402
 
 ECE_BINS = 15
 
@@ -114,7 +114,7 @@ def summarize_calibration(logits: np.ndarray, gold: Sequence[str], labels: Seque
 
 def calibrate(classifier: StanceClassifier, records: list[Record], fitted_on: str) -> TemperatureScaling:
     """Fit the classifier's temperature on `records` and set it on the classifier."""
-    logits = classifier.predict_logits([r.text for r in records])
+    logits = classifier.predict_logits([r.text for r in records], contexts_for(records, classifier.context))
     calibration = TemperatureScaling(fit_temperature(logits, [r.label for r in records], classifier.labels),
                                      fitted_on, len(records))
     classifier.calibration = calibration

@@ -12,7 +12,7 @@ from eval.report import ArticleRow, EvaluationResult, write_report
 from model.calibration import TemperatureScaling
 from model.classifier import StanceClassifier
 from model.labels import LABELS
-from training.data import DataError, Record, load_records
+from training.data import DataError, Record, contexts_for, load_records
 
 SPLITS_FILE = "splits.json"
 
@@ -21,7 +21,7 @@ def evaluate_records(classifier: StanceClassifier, records: list[Record], name: 
                      train_records: list[Record] | None = None, bootstrap_samples: int = 1000,
                      seed: int = 0) -> EvaluationResult:
     """Predict every record's sentence (sentences are given, not re-split) and score it."""
-    logits = classifier.predict_logits([r.text for r in records])
+    logits = classifier.predict_logits([r.text for r in records], contexts_for(records, classifier.context))
     probabilities = classifier.calibration.probabilities(logits)
     predicted = [classifier.labels[int(i)] for i in probabilities.argmax(axis=1)]
     gold = [r.label for r in records]
@@ -81,7 +81,7 @@ def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None) -
     classifier = StanceClassifier.from_pretrained(model_dir)
     calibration = calibrate(classifier, records, str(data) if data else "dev split (splits.json)")
     calibration.save(model_dir)
-    logits = classifier.predict_logits([r.text for r in records])
+    logits = classifier.predict_logits([r.text for r in records], contexts_for(records, classifier.context))
     return calibration, summarize_calibration(logits, [r.label for r in records], classifier.labels, calibration.temperature)
 
 

@@ -14,6 +14,7 @@ from typing import Literal, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from model.calibration import TemperatureScaling
+from model.context import CONTEXT_MODES, article_contexts
 from model.encoding import SentenceEncoder
 from model.explanation import Explanation, explain_by_occlusion
 from model.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend, onnxruntime_available
@@ -63,9 +64,12 @@ class StanceClassifier:
     results come back in input order. One instance may be shared across threads.
     """
 
-    def __init__(self, model, tokenizer, max_length: int = 128, batch_size: int = 64) -> None:
+    def __init__(self, model, tokenizer, max_length: int = 128, batch_size: int = 64, context: str = "none") -> None:
         """`model`: an InferenceBackend, or a transformers model (as training holds it);
-        `tokenizer`: a SentenceEncoder, or a transformers fast tokenizer."""
+        `tokenizer`: a SentenceEncoder, or a transformers fast tokenizer; `context`: the
+        model.context mode it was trained with (the previous/first sentence as second segment)."""
+        if context not in CONTEXT_MODES:
+            raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}, got {context!r}")
         if not isinstance(model, InferenceBackend):
             from model.torch_backend import TorchBackend
 
@@ -76,6 +80,7 @@ class StanceClassifier:
         self.encoder = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
+        self.context = context
         self.labels: tuple[str, ...] = model.labels
         self.calibration = TemperatureScaling()  # from_pretrained reads the model directory's calibration.json
 
@@ -100,8 +105,8 @@ class StanceClassifier:
         for required in ("config.json", "tokenizer.json"):
             if not (path / required).is_file():
                 raise ModelDirectoryError(f"model directory {path} lacks {required}; is it the output of `stance train`?")
-        if max_length is None and (path / LABEL_MAP_FILE).is_file():
-            max_length = json.loads((path / LABEL_MAP_FILE).read_text(encoding="utf-8")).get("max_length")
+        label_map = json.loads((path / LABEL_MAP_FILE).read_text(encoding="utf-8")) if (path / LABEL_MAP_FILE).is_file() else {}
+        max_length = max_length or label_map.get("max_length")
         max_length = max_length or 128
         if backend == "auto":
             backend = "onnx" if (path / INT8_FILE).is_file() and onnxruntime_available() else "torch"
@@ -115,7 +120,8 @@ class StanceClassifier:
             from model.torch_backend import TorchBackend
 
             runner = TorchBackend.load(path, threads=threads)
-        classifier = cls(runner, SentenceEncoder.from_file(path, max_length), max_length=max_length, batch_size=batch_size)
+        classifier = cls(runner, SentenceEncoder.from_file(path, max_length), max_length=max_length, batch_size=batch_size,
+                         context=label_map.get("context", "none"))
         classifier.calibration = TemperatureScaling.load(path)
         return classifier
 
@@ -147,18 +153,29 @@ class StanceClassifier:
             for s, i, row, unsure, cut in zip(sentences, best, probabilities, abstain, truncated)
         ]
 
-    def predict_proba(self, sentences: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, sentences: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
         """Calibrated probabilities, one row per sentence, columns in the order of `self.labels`."""
-        return self.calibration.probabilities(self.predict_logits(sentences))
+        return self.calibration.probabilities(self.predict_logits(sentences, contexts))
 
-    def predict_logits(self, sentences: Sequence[str]) -> np.ndarray:
-        """Raw logits (before temperature scaling), one row per sentence, columns in `self.labels` order."""
+    def predict_logits(self, sentences: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
+        """Raw logits (before temperature scaling), one row per sentence, columns in `self.labels` order.
+
+        A model trained with context reads `contexts[i]` beside `sentences[i]` (see
+        model.context.context_segment); without `contexts` it takes `sentences` to be the
+        consecutive sentences of one article. A model without context ignores `contexts`.
+        """
         if isinstance(sentences, str):
             raise TypeError("predict_proba expects a list of sentences; use predict() for an article")
         texts = list(sentences)
+        pairs = None
+        if self.context != "none":
+            pairs = list(contexts) if contexts is not None else article_contexts(texts, self.context)
+            if len(pairs) != len(texts):
+                raise ValueError(f"predict_proba got {len(texts)} sentences but {len(pairs)} contexts")
         logits = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), ENCODE_CHUNK):
-            encoded = self.encoder.encode(texts[start:start + ENCODE_CHUNK])
+            chunk = slice(start, start + ENCODE_CHUNK)
+            encoded = self.encoder.encode(texts[chunk], None if pairs is None else pairs[chunk])
             order = np.argsort(encoded.lengths, kind="stable")
             for first in range(0, len(order), self.batch_size):
                 rows = order[first:first + self.batch_size]

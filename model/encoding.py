@@ -78,9 +78,16 @@ class SentenceEncoder:
             raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer; save the model with a tokenizer.json")
         return cls(backend, max_length, tokenizer.pad_token)
 
-    def encode(self, sentences: list[str]) -> EncodedSentences:
-        """Tokenise all `sentences` in one call (parallel in Rust) into int64 arrays."""
-        encodings = self._tokenizer.encode_batch(_tokenizable(sentences))
+    def encode(self, sentences: list[str], contexts: list[str] | None = None) -> EncodedSentences:
+        """Tokenise all `sentences` in one call (parallel in Rust) into int64 arrays.
+
+        With `contexts`, each sentence is paired with its context as the second segment (the
+        same ids `tokenizer(sentences, contexts)` gives in training); longest-first truncation.
+        """
+        if contexts is not None and len(contexts) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(contexts)} contexts")
+        encodings = self._tokenizer.encode_batch(_tokenizable(sentences) if contexts is None
+                                               else list(zip(_tokenizable(sentences), _tokenizable(contexts))))
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         return EncodedSentences(
             input_ids=np.array([e.ids for e in encodings], dtype=np.int64),

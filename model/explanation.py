@@ -68,7 +68,10 @@ def explain_sentences(classifier: ProbabilityModel, sentences: Sequence[str]) ->
         raise TypeError("explain_sentences expects a list of sentences; use StanceClassifier.explain for one")
     plans = [occluded_variants(s) for s in sentences]
     texts = list(sentences) + [v for _, variants in plans for v in variants]
-    probabilities = classifier.predict_proba(texts)
+    if getattr(classifier, "context", "none") == "none":
+        probabilities = classifier.predict_proba(texts)
+    else:  # the variants are not an article: each is read on its own, with no context
+        probabilities = classifier.predict_proba(texts, [""] * len(texts))
     explanations, cursor = [], len(sentences)
     for i, (sentence, (words, variants)) in enumerate(zip(sentences, plans)):
         full = probabilities[i]

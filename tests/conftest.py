@@ -49,19 +49,22 @@ def seed_article() -> str:
 def tiny_corpus(tmp_path_factory) -> Path:
     """The first 16 articles of the team's corpus: small enough to train on in seconds."""
     out = tmp_path_factory.mktemp("corpus") / "tiny.jsonl"
+    out.write_text(first_articles(sorted(CORPUS.glob("*.jsonl")), 16), encoding="utf-8")
+    return out
+
+
+def first_articles(files: list[Path], n: int) -> str:
+    """The JSONL lines of the first `n` articles found in `files`, in order."""
     kept, lines = [], []
-    for file in sorted(CORPUS.glob("*.jsonl")):
+    for file in files:
         for line in file.open(encoding="utf-8"):
             article = json.loads(line)["article_id"]
             if article not in kept:
-                if len(kept) == 16:
-                    break
+                if len(kept) == n:
+                    return "".join(lines)
                 kept.append(article)
             lines.append(line)
-        if len(kept) == 16:
-            break
-    out.write_text("".join(lines), encoding="utf-8")
-    return out
+    return "".join(lines)
 
 
 def tiny_overrides(data: Path, output_dir: Path) -> list[str]:
@@ -92,3 +95,12 @@ def trained_model() -> Path:
     if not (path / "model.safetensors").is_file():
         pytest.skip(f"no trained model at {path}: run scripts/quickstart.sh or set STANCE_TRAINED_MODEL")
     return path
+
+
+@pytest.fixture(scope="session")
+def own_news(tmp_path_factory) -> Path:
+    """Six articles of the corpus's last file, which the tiny corpus (the first 16) lacks:
+    an analyst's own labelled news in the tests of extra data and adaptation."""
+    out = tmp_path_factory.mktemp("own") / "own.jsonl"
+    out.write_text(first_articles([CORPUS / "wave2_c.jsonl"], 6), encoding="utf-8")
+    return out

