@@ -1,5 +1,6 @@
-"""CPU serving benchmark (issue 4): transformers.pipeline against our torch, ONNX fp32 and ONNX
-int8 backends, on one trained model and the same sentences, in one run. Prints a Markdown table.
+"""CPU serving benchmark (issue 4): transformers.pipeline against our torch, ONNX fp32, ONNX int8
+and ONNX int8 with the fp32 recheck of near ties (what backend="auto" runs), on one trained model
+and the same sentences, in one run. Prints a Markdown table.
 
     python bench/bench_inference.py MODEL_DIR [--dev ../shared/data/realnews_dev.jsonl]
 
@@ -27,9 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "realnews_dev.jsonl"
-BACKENDS = ("transformers.pipeline", "torch", "onnx fp32", "onnx int8")
+AUTO = "onnx int8 + fp32 recheck (auto)"
+BACKENDS = ("transformers.pipeline", "torch", "onnx fp32", "onnx int8", AUTO)
 OUR_BACKENDS = {"torch": {"backend": "torch"}, "onnx fp32": {"backend": "onnx", "precision": "fp32"},
-                "onnx int8": {"backend": "onnx", "precision": "int8"}}
+                "onnx int8": {"backend": "onnx", "precision": "int8"}, AUTO: {"backend": "auto"}}
 MIN_SENTENCES = 5000
 REPEATS = 5
 PIPELINE_BATCH = 64
@@ -76,7 +78,9 @@ def make_runner(name: str, model_dir: Path):
     from model import StanceClassifier
 
     classifier = StanceClassifier.from_pretrained(model_dir, **OUR_BACKENDS[name])
-    return lambda texts: [classifier.labels[i] for i in classifier.predict_proba(texts).argmax(axis=1)]
+    run = lambda texts: [classifier.labels[i] for i in classifier.predict_proba(texts).argmax(axis=1)]  # noqa: E731
+    run.backend = classifier.backend
+    return run
 
 
 def child(name: str, model_dir: Path, dev_path: Path) -> None:
@@ -111,15 +115,15 @@ def measure_in_subprocess(name: str, model_dir: Path, dev_path: Path) -> tuple[f
     return report["first_predictions"] - started, report["peak_rss_mb"]
 
 
-def throughput(runners: dict, sentences: list[str]) -> dict[str, float]:
-    """Median sentences/s over REPEATS timed runs of each backend, after one untimed warm-up."""
+def throughput(runners: dict, sentences: list[str], repeats: int = REPEATS) -> dict[str, float]:
+    """Median sentences/s over `repeats` timed runs of each backend, after one untimed warm-up."""
     from tqdm.auto import tqdm
 
     for run in runners.values():
         run(sentences[:PIPELINE_BATCH])
     seconds: dict[str, list[float]] = {name: [] for name in runners}
-    with tqdm(total=REPEATS * len(runners), desc="throughput", unit="run") as bar:
-        for _ in range(REPEATS):
+    with tqdm(total=repeats * len(runners), desc="throughput", unit="run") as bar:
+        for _ in range(repeats):
             for name, run in runners.items():
                 bar.set_postfix(backend=name)
                 started = time.perf_counter()
@@ -129,7 +133,7 @@ def throughput(runners: dict, sentences: list[str]) -> dict[str, float]:
     return {name: len(sentences) / statistics.median(times) for name, times in seconds.items()}
 
 
-def render(rows: list[Row], n_sentences: int, model_dir: Path) -> str:
+def render(rows: list[Row], n_sentences: int, model_dir: Path, repeats: int = REPEATS) -> str:
     """The Markdown table, with the machine and the workload above it."""
     import numpy as np
     import onnxruntime
@@ -140,7 +144,7 @@ def render(rows: list[Row], n_sentences: int, model_dir: Path) -> str:
     lines = [
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; torch {torch.__version__}, "
         f"onnxruntime {onnxruntime.__version__}, numpy {np.__version__}; model {model_dir.name}; "
-        f"{n_sentences} sentences, median of {REPEATS} runs",
+        f"{n_sentences} sentences, median of {repeats} runs",
         "",
         "| backend | sentences/s | × pipeline | cold start (s) | peak RSS (MB) | dev macro-F1 | Δ vs torch | same label as torch |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", type=Path, help="trained model directory with model.onnx and model.int8.onnx")
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help=f"labelled dev JSONL (default {DEFAULT_DEV})")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help=f"timed runs per backend (default {REPEATS})")
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.dev.is_file():
@@ -173,13 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     sentences = dev.texts * math.ceil(MIN_SENTENCES / len(dev.texts))
     cold = {name: measure_in_subprocess(name, args.model_dir, args.dev) for name in BACKENDS}
     runners = {name: make_runner(name, args.model_dir) for name in BACKENDS}
-    speed = throughput(runners, sentences)
+    speed = throughput(runners, sentences, args.repeats)
     predicted = {name: run(dev.texts) for name, run in runners.items()}
     rows = []
     for name in BACKENDS:
         same = sum(a == b for a, b in zip(predicted[name], predicted["torch"])) / len(dev.texts)
         rows.append(Row(name, speed[name], *cold[name], macro_f1(dev.labels, predicted[name]), same))
-    print(render(rows, len(sentences), args.model_dir))
+    print(render(rows, len(sentences), args.model_dir, args.repeats))
+    print(f"\nThe recheck recomputed {runners[AUTO].backend.recheck_share:.1%} of the sentences it saw in fp32.")
     return 0
 
 

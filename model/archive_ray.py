@@ -118,14 +118,15 @@ def _articles_table(pa, block: list[Article]):
 def _model_files(classifier: StanceClassifier, directory: Path) -> tuple[dict[str, bytes], str, str]:
     """The model directory's small files and the weights the driver's backend chose, and how to load them."""
     backend = classifier.backend
+    checked = getattr(backend, "check_file", None)  # int8 with an fp32 recheck: both files, precision auto
     if backend.name == "onnx":
-        weights = backend.model_file
-        precision = "int8" if weights.name == INT8_FILE else "fp32"
+        weights = [backend.model_file] + ([checked] if checked else [])
+        precision = "auto" if checked else "int8" if backend.model_file.name == INT8_FILE else "fp32"
     else:
-        weights, precision = directory / "model.safetensors", "auto"
+        weights, precision = [directory / "model.safetensors"], "auto"
     small = {p.name: p.read_bytes() for p in directory.iterdir()
              if p.is_file() and p.suffix in (".json", ".txt")}
-    return {**small, weights.name: weights.read_bytes()}, backend.name, precision
+    return {**small, **{w.name: w.read_bytes() for w in weights}}, backend.name, precision
 
 
 class ArticleScorer:

@@ -36,9 +36,14 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, model_file: str | Path, labels: tuple[str, ...], threads: int | None = None) -> None:
+    def __init__(self, model_file: str | Path, labels: tuple[str, ...], threads: int | None = None,
+                 spin: bool = True) -> None:
+        """`spin=False`: the session's threads sleep as soon as a call ends instead of spinning for
+        the next one; for a session that shares the cores with another (the fp32 recheck)."""
         ort = import_onnxruntime()
         options = ort.SessionOptions()
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.intra_op_num_threads = threads or physical_cores_available()
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -14,7 +14,8 @@ import pytest
 from conftest import CORPUS, ROOT, corpus_article_texts, tiny_overrides
 from model import StanceClassifier
 from model.classifier import ModelDirectoryError
-from model.onnx_backend import INT8_FILE, ONNX_FILE
+from model.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend
+from model.onnx_recheck import RecheckedInt8Backend
 from stance_cli import main
 from training.config import ConfigError, load_config
 
@@ -63,6 +64,9 @@ def test_export_writes_both_files_beside_the_weights(exported):
 def test_auto_picks_int8_when_present_and_torch_otherwise(exported, tiny_model):
     fast = StanceClassifier.from_pretrained(exported)
     assert fast.backend.name == "onnx" and fast.backend.model_file.name == INT8_FILE
+    assert isinstance(fast.backend, RecheckedInt8Backend) and fast.backend.check_file.name == ONNX_FILE
+    plain = StanceClassifier.from_pretrained(exported, backend="onnx", precision="int8").backend
+    assert not isinstance(plain, RecheckedInt8Backend) and plain.model_file.name == INT8_FILE
     assert StanceClassifier.from_pretrained(tiny_model).backend.name == "torch"
     assert StanceClassifier.from_pretrained(exported, backend="onnx", precision="fp32").backend.model_file.name == ONNX_FILE
 
@@ -88,8 +92,38 @@ def test_parity_on_the_shared_dev_set(exported, torch_classifier, shared_data):
     reference = torch_classifier.predict_proba(sentences)
     fp32 = StanceClassifier.from_pretrained(exported, backend="onnx", precision="fp32").predict_proba(sentences)
     int8 = StanceClassifier.from_pretrained(exported, backend="onnx", precision="int8").predict_proba(sentences)
+    rechecked = StanceClassifier.from_pretrained(exported).predict_proba(sentences)
     assert agreement(fp32, reference) >= AGREEMENT and agreement(int8, reference) >= AGREEMENT
+    assert agreement(rechecked, reference) >= agreement(int8, reference) - 0.002
     assert np.abs(int8 - reference).mean() < 0.02
+
+
+def test_auto_without_the_fp32_file_serves_int8_alone(exported, tmp_path):
+    int8_only = tmp_path / "int8_only"
+    shutil.copytree(exported, int8_only)
+    (int8_only / ONNX_FILE).unlink()
+    backend = StanceClassifier.from_pretrained(int8_only).backend
+    assert not isinstance(backend, RecheckedInt8Backend) and backend.model_file.name == INT8_FILE
+
+
+def test_recheck_takes_fp32_rows_exactly_where_int8_is_near_a_tie(exported):
+    classifier = StanceClassifier.from_pretrained(exported, backend="onnx", precision="int8")
+    batch = classifier.encoder.encode(corpus_sentences(48)).batch(np.arange(48))
+    labels = classifier.labels
+    int8 = OnnxBackend(exported / INT8_FILE, labels).logits(batch)
+    fp32 = OnnxBackend(exported / ONNX_FILE, labels).logits(batch)
+    top_two = np.sort(int8, axis=1)[:, -2:]
+    margin = float(np.median(top_two[:, 1] - top_two[:, 0]))  # half the rows are "near a tie"
+    checked = RecheckedInt8Backend(exported / INT8_FILE, exported / ONNX_FILE, labels, margin=margin)
+    got = checked.logits(batch)
+    near = top_two[:, 1] - top_two[:, 0] < margin
+    assert 0 < near.sum() < len(near)
+    np.testing.assert_allclose(got[near], fp32[near], atol=1e-4)  # cut to their own length: same logits
+    np.testing.assert_array_equal(got[~near], int8[~near])
+    assert checked.sentences_seen == 48 and checked.sentences_rechecked == near.sum()
+    never = RecheckedInt8Backend(exported / INT8_FILE, exported / ONNX_FILE, labels, margin=0.0)
+    np.testing.assert_array_equal(never.logits(batch), int8)
+    assert never._fp32 is None, "the fp32 file is opened only when a sentence needs it"
 
 
 def test_onnx_keeps_input_order_and_spans(exported):
