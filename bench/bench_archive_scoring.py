@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
     args = parser.parse_args(argv)
 
-    from model.archive_scoring import score_archive
+    from apps.scoring.archive_scoring import score_archive
 
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
         corpus = Path(tmp) / "corpus.jsonl"

@@ -19,20 +19,17 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import matplotlib
+import torch
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from eval.metrics import macro_f1, score  # noqa: E402
-from model.atomic_files import write_text_atomic  # noqa: E402
-from model.classifier import StanceClassifier  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.data import Record, contexts_for, load_records  # noqa: E402
-from training.suggest import candidates_from_records, suggest  # noqa: E402
-from training.trainer import train  # noqa: E402
+from eval.figures import plt, save_figure
+from eval.metrics import macro_f1, score
+from model.atomic_files import write_text_atomic
+from model.classifier import StanceClassifier
+from training.config import load_config
+from training.data import Record, contexts_for, load_records
+from training.suggest import candidates_from_records, suggest
+from training.trainer import train
 
 # Continued fine-tuning, kept cheap for a shared 2-core CPU: one pass over the own labels
 # (each twice) mixed with as many corpus sentences replayed, a gentle learning rate, at most
@@ -202,10 +199,7 @@ def _write(conditions: list[Condition], out: Path, dev_path: str, folds: int, do
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / ".adaptation_curve.png.tmp", dpi=120, format="png")
-    (out / ".adaptation_curve.png.tmp").replace(out / "adaptation_curve.png")
-    plt.close(fig)
+    save_figure(fig, out / "adaptation_curve.png")
 
 
 def main() -> None:

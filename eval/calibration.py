@@ -1,8 +1,6 @@
-"""How far the model's confidence can be trusted, and the temperature that makes it trustworthy.
-
-Fitting minimises the negative log-likelihood of held-out gold labels over one temperature
-(Guo et al., 2017); expected calibration error (ECE) and the reliability diagram show the
-effect. The fitted temperature is stored with the model (model/calibration.py applies it).
+"""How far the model's confidence can be trusted: expected calibration error (ECE) and the
+reliability diagram, with the raw softmax and with the model's fitted temperature (the fitting
+itself is model/calibration.py, which the trainer and `stance calibrate` use).
 """
 from __future__ import annotations
 
@@ -10,19 +8,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-import numpy as np  # noqa: E402
-from scipy.optimize import minimize_scalar  # noqa: E402
-
-from eval.figures import save_figure  # noqa: E402
-
-from model.calibration import TemperatureScaling, softmax  # noqa: E402
-from model.classifier import StanceClassifier  # noqa: E402
-from training.data import Record, contexts_for  # noqa: E402
+from eval.figures import plt, save_figure
+from model.calibration import TemperatureScaling, gold_ids, softmax
 
 ECE_BINS = 15
 
@@ -54,16 +43,11 @@ class CalibrationSummary:
                 "reliability_after": [asdict(b) for b in self.bins_after]}
 
 
-def _gold_ids(gold: Sequence[str], labels: Sequence[str]) -> np.ndarray:
-    index = {label: i for i, label in enumerate(labels)}
-    return np.array([index[g] for g in gold], dtype=np.int64)
-
-
 def reliability_bins(probabilities: np.ndarray, gold: Sequence[str], labels: Sequence[str],
                      bins: int = ECE_BINS) -> list[ReliabilityBin]:
     """Sentences grouped by top probability into `bins` equal-width bins (empty bins included)."""
     confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == _gold_ids(gold, labels)
+    correct = probabilities.argmax(axis=1) == gold_ids(gold, labels)
     # A confidence of exactly 1.0 belongs in the last bin.
     which = np.minimum((confidence * bins).astype(int), bins - 1)
     result = []
@@ -85,24 +69,6 @@ def expected_calibration_error(probabilities: np.ndarray, gold: Sequence[str], l
     return float(sum(b.count / n * abs(b.accuracy - b.confidence) for b in reliability_bins(probabilities, gold, labels, bins)))
 
 
-def fit_temperature(logits: np.ndarray, gold: Sequence[str], labels: Sequence[str]) -> float:
-    """The temperature in [0.05, 20] that minimises the negative log-likelihood of `gold`."""
-    if len(gold) == 0:
-        raise ValueError("cannot fit a temperature on no sentences")
-    target = _gold_ids(gold, labels)
-    logits = np.asarray(logits, dtype=np.float64)
-
-    def nll(log_t: float) -> float:
-        scaled = logits / np.exp(log_t)
-        scaled -= scaled.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(scaled).sum(axis=1))
-        return float((log_norm - scaled[np.arange(len(target)), target]).mean())
-
-    # Searching log T keeps T positive and treats 0.5 and 2 as equally far from 1.
-    best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-4})
-    return float(np.exp(best.x))
-
-
 def summarize_calibration(logits: np.ndarray, gold: Sequence[str], labels: Sequence[str],
                           temperature: float) -> CalibrationSummary:
     """ECE and reliability bins of the raw softmax and of softmax(logits / temperature)."""
@@ -110,15 +76,6 @@ def summarize_calibration(logits: np.ndarray, gold: Sequence[str], labels: Seque
     return CalibrationSummary(temperature, expected_calibration_error(before, gold, labels),
                               expected_calibration_error(after, gold, labels),
                               reliability_bins(before, gold, labels), reliability_bins(after, gold, labels))
-
-
-def calibrate(classifier: StanceClassifier, records: list[Record], fitted_on: str) -> TemperatureScaling:
-    """Fit the classifier's temperature on `records` and set it on the classifier."""
-    logits = classifier.predict_logits([r.text for r in records], contexts_for(records, classifier.context))
-    calibration = TemperatureScaling(fit_temperature(logits, [r.label for r in records], classifier.labels),
-                                     fitted_on, len(records))
-    classifier.calibration = calibration
-    return calibration
 
 
 def plot_reliability(summary: CalibrationSummary, path: Path, title: str) -> None:

@@ -1,20 +1,18 @@
 """Score a trained model on labelled sentences, beside baselines trained on its training split."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from eval.baselines import fit_baselines
-from eval.calibration import CalibrationSummary, calibrate, summarize_calibration
+from eval.calibration import CalibrationSummary, summarize_calibration
 from eval.metrics import score
 from eval.report import ArticleRow, EvaluationResult, write_report
-from model.calibration import TemperatureScaling
+from model.calibration import TemperatureScaling, calibrate
 from model.classifier import StanceClassifier
 from model.labels import LABELS
+from model.model_dir import REPORTS_DIR, SPLITS_FILE, read_splits
 from training.data import DataError, Record, contexts_for, load_records
-
-SPLITS_FILE = "splits.json"
 
 
 def evaluate_records(classifier: StanceClassifier, records: list[Record], name: str, data: str,
@@ -54,10 +52,9 @@ def evaluate_records(classifier: StanceClassifier, records: list[Record], name: 
 
 def split_records_of(model_dir: str | Path, split: str) -> list[Record] | None:
     """The records of one split ("train", "dev", "test") of the model in `model_dir`, if its data is still where it was."""
-    splits_path = Path(model_dir) / SPLITS_FILE
-    if not splits_path.is_file():
+    splits = read_splits(model_dir)
+    if splits is None:
         return None
-    splits = json.loads(splits_path.read_text(encoding="utf-8"))
     try:
         records = load_records(splits["data"])
     except DataError:
@@ -79,10 +76,11 @@ def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None) -
         raise DataError(f"{model_dir}: no dev split to calibrate on (splits.json or its data is missing, "
                         f"or the dev split is empty); pass a labelled JSONL file")
     classifier = StanceClassifier.from_pretrained(model_dir)
-    calibration = calibrate(classifier, records, str(data) if data else "dev split (splits.json)")
+    texts, gold, contexts = [r.text for r in records], [r.label for r in records], contexts_for(records, classifier.context)
+    calibration = calibrate(classifier, texts, gold, contexts, str(data) if data else f"dev split ({SPLITS_FILE})")
     calibration.save(model_dir)
-    logits = classifier.predict_logits([r.text for r in records], contexts_for(records, classifier.context))
-    return calibration, summarize_calibration(logits, [r.label for r in records], classifier.labels, calibration.temperature)
+    logits = classifier.predict_logits(texts, contexts)
+    return calibration, summarize_calibration(logits, gold, classifier.labels, calibration.temperature)
 
 
 def evaluate_model_dir(model_dir: str | Path, data_path: str | Path, out_dir: str | Path | None = None,
@@ -92,6 +90,6 @@ def evaluate_model_dir(model_dir: str | Path, data_path: str | Path, out_dir: st
     classifier = StanceClassifier.from_pretrained(model_dir)
     result = evaluate_records(classifier, records, name=f"model {Path(model_dir).name}", data=str(data_path),
                               train_records=training_records_of(model_dir), bootstrap_samples=bootstrap_samples)
-    out = Path(out_dir) if out_dir else Path(model_dir) / "eval" / Path(data_path).stem
+    out = Path(out_dir) if out_dir else Path(model_dir) / REPORTS_DIR / Path(data_path).stem
     write_report(result, out)
     return result

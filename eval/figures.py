@@ -1,4 +1,5 @@
-"""Saving matplotlib figures the way every other output is written: atomically."""
+"""The one place that sets matplotlib up (the file-only Agg backend) and saves figures, atomically
+like every other output. Modules that plot import `plt` from here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,15 +9,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from model.atomic_files import replaced_atomically  # noqa: E402
+
 
 def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> None:
-    """Save `fig` as PNG beside `path` under a temporary name, rename it into place, close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
+    """Save `fig` as PNG at `path` (written under a temporary name, then renamed) and close it."""
     try:
-        fig.savefig(tmp, dpi=dpi)
-        tmp.replace(path)
+        with replaced_atomically(path) as scratch:
+            fig.savefig(scratch, dpi=dpi, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)

@@ -12,18 +12,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from eval.evaluate import evaluate_records  # noqa: E402
-from model.atomic_files import write_text_atomic  # noqa: E402
-from model.classifier import StanceClassifier  # noqa: E402
-from model.labels import LABELS  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.data import load_records  # noqa: E402
-from training.trainer import train  # noqa: E402
+from eval.evaluate import evaluate_records
+from eval.figures import plt, save_figure
+from eval.post_training import train_and_report
+from model.atomic_files import write_text_atomic
+from model.classifier import StanceClassifier
+from model.labels import LABELS
+from training.config import load_config
+from training.data import load_records
 
 
 @dataclass
@@ -45,7 +41,7 @@ def learning_curve(config_path: str, dev_path: str, fractions: list[float], out_
     for fraction in fractions:
         run_dir = Path(out_dir) / f"train_{int(fraction * 100)}pct"
         config = load_config(config_path, (overrides or []) + [f"train_fraction={fraction}", f"output_dir={run_dir}"])
-        result = train(config)
+        result = train_and_report(config).run
         scored = evaluate_records(StanceClassifier.from_pretrained(run_dir), dev, name=f"{fraction:.0%} of corpus", data=dev_path)
         metrics = json.loads((run_dir / "metrics.json").read_text())
         points.append(CurvePoint(fraction, metrics["training"]["train_sentences"], result.seconds, scored.metrics.macro_f1,
@@ -76,8 +72,7 @@ def _write(points: list[CurvePoint], out: Path, dev_path: str) -> None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out / "learning_curve.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out / "learning_curve.png")
 
 
 def main() -> None:

@@ -5,15 +5,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from eval.calibration import ECE_BINS, CalibrationSummary, plot_reliability  # noqa: E402
-from eval.figures import save_figure  # noqa: E402
-from eval.metrics import Metrics  # noqa: E402
-from model.atomic_files import write_text_atomic  # noqa: E402
+from eval.calibration import ECE_BINS, CalibrationSummary, plot_reliability
+from eval.figures import plt, save_figure
+from eval.metrics import Metrics
+from model.atomic_files import write_text_atomic
 
 
 @dataclass

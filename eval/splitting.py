@@ -5,12 +5,14 @@ spacing differences do not count as errors; a boundary is where a sentence ends.
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
+from model.json_lines import read_json_lines
 from model.sentences import split_sentences
+from training.data import DataError
 
 
 @dataclass
@@ -66,15 +68,23 @@ def score_splitting(articles: dict[str, str], reference: dict[str, list[str]]) -
 
 
 def score_splitting_files(articles_path: Path, sentences_path: Path) -> SplitScore:
-    """Read raw articles (article_id, text) and reference sentences (article_id, text) as JSONL."""
+    """Read raw articles (article_id, text) and reference sentences (article_id, text) as JSONL;
+    a malformed line raises DataError naming the file, the line and the field."""
     articles = {}
-    for line in Path(articles_path).open(encoding="utf-8"):
-        if line.strip():
-            record = json.loads(line)
-            articles[record["article_id"]] = record["text"]
+    for _, record in _id_and_text_lines(articles_path):
+        articles[record["article_id"]] = record["text"]
     reference: dict[str, list[str]] = defaultdict(list)
-    for line in Path(sentences_path).open(encoding="utf-8"):
-        if line.strip():
-            record = json.loads(line)
-            reference[record["article_id"]].append(record["text"])
+    for _, record in _id_and_text_lines(sentences_path):
+        reference[record["article_id"]].append(record["text"])
     return score_splitting(articles, reference)
+
+
+def _id_and_text_lines(path: Path) -> Iterator[tuple[str, dict]]:
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
+    for where, record in read_json_lines(path, DataError):
+        for name in ("article_id", "text"):
+            if not isinstance(record.get(name), str):
+                raise DataError(f"{where}: field '{name}' must be a string"
+                                + ("" if name in record else " (it is missing)"))
+        yield where, record

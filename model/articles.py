@@ -1,5 +1,7 @@
-"""Whole articles to label: plain .txt files (one article each) or JSON Lines of articles
-(`article_id`, `text`, optional `date`), as analysts collect them.
+"""Whole articles, as analysts collect them: plain .txt files (one article each), JSON Lines of
+articles (`article_id`, `text`, optional `date`), or a folder of either. The one reader of
+unlabelled articles: predict, profile, suggest and distill read through it, and archive scoring
+(apps/scoring) applies its decoding rule to every .txt file.
 
 Every error names the file, the line and the field. Dates come in the shapes news archives
 use (2019-06-10, 11-APR-1987); one that is not a single day, such as "2004/2005", is kept as
@@ -12,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.json_lines import decode_line, parse_json_object
+from model.json_lines import read_json_lines
 
 DECODE_ERRORS = ("strict", "replace")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%b-%Y", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%Y/%m/%d")
@@ -47,8 +49,9 @@ def parse_date(text: str) -> dt.date | None:
     return None
 
 
-def _article_from_json(raw: str, where: str) -> Article:
-    obj = parse_json_object(raw, where, ArticleFileError)
+def _article_from_json(obj: dict, where: str, default_id: str | None = None) -> Article:
+    if default_id is not None and "article_id" not in obj:
+        obj = {**obj, "article_id": default_id}
     for name in ("article_id", "text"):
         if not isinstance(obj.get(name), str) or not obj[name].strip():
             raise ArticleFileError(f"{where}: field '{name}' must be a non-empty string"
@@ -59,24 +62,35 @@ def _article_from_json(raw: str, where: str) -> Article:
     return Article(obj["article_id"], obj["text"], date.strip() if date and date.strip() else None)
 
 
-def load_articles(path: str | Path) -> list[Article]:
-    """The articles of one file: a .jsonl file holds one per line; any other file is one article named by its stem."""
+def article_files(path: str | Path) -> list[Path]:
+    """The files under `path`: the file itself, or a folder's *.txt then *.jsonl files (each sorted)."""
     path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.txt")) + sorted(path.glob("*.jsonl"))
+        if not files:
+            raise ArticleFileError(f"{path}: folder holds no *.txt or *.jsonl files")
+        return files
     if not path.is_file():
-        raise ArticleFileError(f"{path}: no such file")
-    if path.suffix != ".jsonl":
-        text = read_article(path)
-        if not text.strip():
-            raise ArticleFileError(f"{path}: the file is empty")
-        return [Article(path.stem, text)]
+        raise ArticleFileError(f"{path}: no such file or folder")
+    return [path]
+
+
+def load_articles(path: str | Path, ids_required: bool = True) -> list[Article]:
+    """The articles of a file or folder: a .jsonl file holds one per line; any other file is one
+    article named by its stem. With `ids_required=False` a JSONL line may omit `article_id`
+    (unlabelled text for distillation) and is named "FILE:LINE"."""
     articles = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = decode_line(raw, f"{path}:{number}", ArticleFileError, first=number == 1)
-            if line.strip():
-                articles.append(_article_from_json(line, f"{path}:{number}"))
-    if not articles:
-        raise ArticleFileError(f"{path}: holds no articles")
+    for file in article_files(path):
+        if file.suffix != ".jsonl":
+            text = read_article(file)
+            if not text.strip():
+                raise ArticleFileError(f"{file}: the file is empty")
+            articles.append(Article(file.stem, text))
+            continue
+        found = [_article_from_json(obj, where, None if ids_required else where) for where, obj in read_json_lines(file, ArticleFileError)]
+        if not found:
+            raise ArticleFileError(f"{file}: holds no articles")
+        articles += found
     return articles
 
 
@@ -99,6 +113,12 @@ def read_article(source: str | Path, errors: str = "strict") -> str:
         if not path.is_file():
             raise FileNotFoundError(f"article file {path} does not exist")
         name, data = str(path), path.read_bytes()
+    return decode_article(data, name, errors)
+
+
+def decode_article(data: bytes, name: str, errors: str = "strict") -> str:
+    """An article's bytes as text: UTF-8, a leading byte-order mark dropped; a bad byte raises
+    ArticleDecodeError naming `name`, the byte and its line."""
     try:
         text = data.decode("utf-8", errors=errors)  # not utf-8-sig: its error offsets skip the BOM
         return text[1:] if text.startswith("\ufeff") else text

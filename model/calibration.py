@@ -1,7 +1,8 @@
 """Temperature scaling: logits divided by one fitted number before the softmax, so that a
 probability of 0.8 is right about 80% of the time.
 
-The temperature is fitted on held-out sentences (eval/calibration.py) and stored beside the
+The temperature is fitted on held-out sentences (`fit_temperature`, Guo et al., 2017: the
+negative log-likelihood of their gold labels minimised over one temperature) and stored beside the
 weights in calibration.json; every backend's logits pass through it. It never changes which
 label wins, only how sure the model says it is.
 """
@@ -11,12 +12,13 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol, Sequence
 
 import numpy as np
 
 from model.atomic_files import write_text_atomic
+from model.model_dir import CALIBRATION_FILE
 
-CALIBRATION_FILE = "calibration.json"
 
 
 class CalibrationFileError(ValueError):
@@ -63,3 +65,47 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float32)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def gold_ids(gold: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """Each gold label's column in `labels`."""
+    index = {label: i for i, label in enumerate(labels)}
+    return np.array([index[g] for g in gold], dtype=np.int64)
+
+
+def fit_temperature(logits: np.ndarray, gold: Sequence[str], labels: Sequence[str]) -> float:
+    """The temperature in [0.05, 20] that minimises the negative log-likelihood of `gold`."""
+    if len(gold) == 0:
+        raise ValueError("cannot fit a temperature on no sentences")
+    from scipy.optimize import minimize_scalar  # only fitting needs scipy; serving only applies the temperature
+
+    target = gold_ids(gold, labels)
+    logits = np.asarray(logits, dtype=np.float64)
+
+    def nll(log_t: float) -> float:
+        scaled = logits / np.exp(log_t)
+        scaled -= scaled.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(scaled).sum(axis=1))
+        return float((log_norm - scaled[np.arange(len(target)), target]).mean())
+
+    # Searching log T keeps T positive and treats 0.5 and 2 as equally far from 1.
+    best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-4})
+    return float(np.exp(best.x))
+
+
+class LogitModel(Protocol):
+    """What calibration needs of a classifier (StanceClassifier has it)."""
+
+    labels: tuple[str, ...]
+    calibration: TemperatureScaling
+
+    def predict_logits(self, sentences: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray: ...
+
+
+def calibrate(classifier: LogitModel, sentences: Sequence[str], gold: Sequence[str], contexts: Sequence[str] | None,
+              fitted_on: str) -> TemperatureScaling:
+    """Fit the classifier's temperature on labelled sentences and set it on the classifier."""
+    logits = classifier.predict_logits(sentences, contexts)
+    calibration = TemperatureScaling(fit_temperature(logits, gold, classifier.labels), fitted_on, len(gold))
+    classifier.calibration = calibration
+    return calibration

@@ -6,7 +6,6 @@ transformers are imported only by the PyTorch path.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, Sequence, runtime_checkable
@@ -17,12 +16,13 @@ from model.calibration import TemperatureScaling
 from model.context import CONTEXT_MODES, article_contexts
 from model.encoding import SentenceEncoder
 from model.explanation import Explanation, explain_by_occlusion
-from model.onnx_backend import INT8_FILE, ONNX_FILE, OnnxBackend, onnxruntime_available
-from model.onnx_recheck import RecheckedInt8Backend
+from model.model_dir import (CONFIG_FILE, INT8_FILE, ONNX_FILE, TOKENIZER_FILE, WEIGHTS_FILE, ModelDirectoryError,
+                             read_id2label, read_label_map)
+from model.backends.onnx_backend import OnnxBackend, onnxruntime_available
+from model.backends.onnx_recheck import RecheckedInt8Backend
 from model.safe_weights import refuse_pickled_weights, require_inside
 from model.sentences import split_sentences
 
-LABEL_MAP_FILE = "label_map.json"
 BACKENDS = ("auto", "onnx", "torch")
 PRECISIONS = ("auto", "int8", "fp32")
 # Sentences tokenised per call: enough for the Rust tokenizer's parallelism and for sorting by
@@ -42,10 +42,6 @@ class SentencePrediction:
     abstained: bool = False  # True when the top probability fell below predict's min_confidence
     # True when the sentence is longer than the model's window and was labelled from its start.
     truncated: bool = False
-
-
-class ModelDirectoryError(ValueError):
-    """A model directory is missing, incomplete, or lacks the weights the chosen backend reads."""
 
 
 @runtime_checkable
@@ -72,7 +68,7 @@ class StanceClassifier:
         if context not in CONTEXT_MODES:
             raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}, got {context!r}")
         if not isinstance(model, InferenceBackend):
-            from model.torch_backend import TorchBackend
+            from model.backends.torch_backend import TorchBackend
 
             model = TorchBackend(model)
         if not isinstance(tokenizer, SentenceEncoder):
@@ -93,7 +89,7 @@ class StanceClassifier:
 
         backend="auto" runs the int8 ONNX model when `stance export --int8` wrote one and
         onnxruntime is installed, else PyTorch. With backend="onnx", `precision` picks the file:
-        "auto" takes int8 with near ties rechecked by the fp32 file (model/onnx_recheck.py) when
+        "auto" takes int8 with near ties rechecked by the fp32 file (model/backends/onnx_recheck.py) when
         both files are there, else whichever is; "int8" is int8 alone (a little faster, ~99% of
         fp32's labels); "fp32" the fp32 file. `threads`: inference threads (default: one per
         physical core; a process that shares the machine with others, e.g. a Ray actor, takes fewer).
@@ -105,12 +101,11 @@ class StanceClassifier:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if not path.is_dir():
             raise ModelDirectoryError(f"model directory {path} does not exist")
-        for required in ("config.json", "tokenizer.json"):
+        for required in (CONFIG_FILE, TOKENIZER_FILE):
             if not (path / required).is_file():
                 raise ModelDirectoryError(f"model directory {path} lacks {required}; is it the output of `stance train`?")
-        label_map = json.loads((path / LABEL_MAP_FILE).read_text(encoding="utf-8")) if (path / LABEL_MAP_FILE).is_file() else {}
-        max_length = max_length or label_map.get("max_length")
-        max_length = max_length or 128
+        label_map = read_label_map(path)
+        max_length = max_length or label_map.max_length
         if backend == "auto":
             backend = "onnx" if (path / INT8_FILE).is_file() and onnxruntime_available() else "torch"
         if backend == "onnx" and precision == "auto" and (path / INT8_FILE).is_file() and (path / ONNX_FILE).is_file():
@@ -119,14 +114,14 @@ class StanceClassifier:
         elif backend == "onnx":
             runner = OnnxBackend(_onnx_file(path, precision), _labels_from_config(path), threads=threads)
         else:
-            if not (path / "model.safetensors").is_file():
+            if not (path / WEIGHTS_FILE).is_file():
                 refuse_pickled_weights(path)
-                raise ModelDirectoryError(f"model directory {path} lacks model.safetensors; is it the output of `stance train`?")
-            from model.torch_backend import TorchBackend
+                raise ModelDirectoryError(f"model directory {path} lacks {WEIGHTS_FILE}; is it the output of `stance train`?")
+            from model.backends.torch_backend import TorchBackend
 
             runner = TorchBackend.load(path, threads=threads)
         classifier = cls(runner, SentenceEncoder.from_file(path, max_length), max_length=max_length, batch_size=batch_size,
-                         context=label_map.get("context", "none"))
+                         context=label_map.context)
         classifier.calibration = TemperatureScaling.load(path)
         return classifier
 
@@ -204,7 +199,7 @@ def _onnx_file(path: Path, precision: str) -> Path:
 
 
 def _labels_from_config(path: Path) -> tuple[str, ...]:
-    id2label = json.loads((path / "config.json").read_text(encoding="utf-8")).get("id2label") or {}
-    if not id2label:
-        raise ModelDirectoryError(f"{path / 'config.json'} has no id2label; is it the output of `stance train`?")
-    return tuple(id2label[str(i)] for i in range(len(id2label)))
+    labels = read_id2label(path)
+    if not labels:
+        raise ModelDirectoryError(f"{path / CONFIG_FILE} has no id2label; is it the output of `stance train`?")
+    return labels

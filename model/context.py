@@ -6,7 +6,7 @@ a context mode must be served with the same one, so the mode is stored in the mo
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 CONTEXT_MODES = ("none", "previous", "previous_and_first")
 
@@ -21,9 +21,23 @@ def context_segment(previous: str | None, first: str | None, mode: str) -> str:
     return " ".join(p.strip() for p in parts)
 
 
+def neighbours(sentences: Sequence[str]) -> list[tuple[str | None, str | None]]:
+    """(previous sentence, first sentence) for each of the consecutive sentences of one article;
+    the first sentence has neither."""
+    first = sentences[0] if sentences else None
+    return [(sentences[i - 1] if i else None, first if i else None) for i in range(len(sentences))]
+
+
+def keyed_neighbours(texts: Mapping[tuple[str, int], str], article_id: str, sentence_id: int) -> tuple[str | None, str | None]:
+    """(previous sentence, first sentence) of sentence `sentence_id` of an article whose sentences
+    are known by (article_id, sentence_id), as labelled files hold them; None where not known."""
+    if not sentence_id:
+        return None, None
+    return texts.get((article_id, sentence_id - 1)), texts.get((article_id, 0))
+
+
 def article_contexts(sentences: Sequence[str], mode: str) -> list[str]:
     """Context segments for the consecutive sentences of one article."""
     if mode not in CONTEXT_MODES:
         raise ValueError(f"context mode must be one of {', '.join(CONTEXT_MODES)}, got {mode!r}")
-    first = sentences[0] if sentences else None
-    return [context_segment(sentences[i - 1] if i else None, first if i else None, mode) for i in range(len(sentences))]
+    return [context_segment(previous, first, mode) for previous, first in neighbours(sentences)]

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-TOKENIZER_FILE = "tokenizer.json"
+from model.model_dir import TOKENIZER_FILE
+
 # A Python str may hold lone UTF-16 surrogates (from a bad decode upstream); the Rust tokenizer
 # rejects them, so they are read as U+FFFD, the replacement character.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

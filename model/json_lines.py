@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Iterator
 
 
 def parse_json_object(raw: str, where: str, error: type[ValueError]) -> dict:
@@ -23,3 +25,15 @@ def decode_line(line: bytes, where: str, error: type[ValueError], first: bool = 
         raise error(f"{where}: byte {problem.start} of the line (0x{line[problem.start]:02x}) is not valid UTF-8; "
                     f"save the file as UTF-8") from None
     return text[1:] if first and text.startswith("\ufeff") else text
+
+
+def read_json_lines(path: str | Path, error: type[ValueError]) -> Iterator[tuple[str, dict]]:
+    """("file:line", object) for every non-blank line of a JSON Lines file, in order; a line that
+    is not UTF-8 or not a JSON object raises `error` naming the file and line."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            line = decode_line(raw, where, error, first=number == 1)
+            if line.strip():
+                yield where, parse_json_object(line, where, error)

@@ -76,11 +76,11 @@ def tiny_overrides(data: Path, output_dir: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_corpus, tmp_path_factory) -> Path:
     """A model directory produced by the real training loop on the tiny corpus."""
+    from eval.post_training import train_and_report
     from training.config import load_config
-    from training.trainer import train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    train(load_config(ROOT / "configs" / "default.yaml", tiny_overrides(tiny_corpus, out)), progress=False)
+    train_and_report(load_config(ROOT / "configs" / "default.yaml", tiny_overrides(tiny_corpus, out)), progress=False)
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from model.atomic_files import write_text_atomic
 from model.context import CONTEXT_MODES
 
 
@@ -93,10 +94,32 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        from training.sources import parse_source  # checks every 'PATH:WEIGHT' entry now, not mid-run
-
         for name, entry in [("data", self.data)] + [("extra_data", e) for e in self.extra_data]:
             parse_source(entry, name)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One labelled file or directory and how much of it to train on per epoch."""
+
+    path: str
+    weight: float = 1.0
+
+
+def parse_source(entry: object, field_name: str) -> DataSource:
+    """'PATH' or 'PATH:WEIGHT' (a positive number) into a DataSource; a bad entry is a ConfigError."""
+    if not isinstance(entry, str) or not entry.strip():
+        raise ConfigError(f"field '{field_name}': each entry must be a path or 'PATH:WEIGHT', got {entry!r}")
+    path, sep, raw = entry.rpartition(":")
+    if not sep:
+        return DataSource(entry)
+    try:
+        weight = float(raw)
+    except ValueError:
+        return DataSource(entry)  # a colon inside the path, no weight
+    if not weight > 0:
+        raise ConfigError(f"field '{field_name}': weight in {entry!r} must be positive")
+    return DataSource(path, weight)
 
 
 def field_help() -> dict[str, str]:
@@ -106,6 +129,12 @@ def field_help() -> dict[str, str]:
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         lines[f.name] = f"{f.metadata['help']} (default: {default!r})"
     return lines
+
+
+def field_table() -> str:
+    """The README's "Config fields" table (Markdown), generated from the dataclass so the two agree."""
+    rows = [f"| `{name}` | {text} |" for name, text in field_help().items()]
+    return "\n".join(["| field | meaning (default) |", "|---|---|", *rows]) + "\n"
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -173,4 +202,4 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
     """Write the resolved config as YAML (the run's full description)."""
-    Path(path).write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False), encoding="utf-8")
+    write_text_atomic(path, yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))

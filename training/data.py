@@ -12,8 +12,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from model.context import context_segment
-from model.json_lines import decode_line, parse_json_object
+from model.context import context_segment, keyed_neighbours
+from model.json_lines import read_json_lines
 from model.labels import LABEL_TO_ID, LABELS, outranks
 
 REQUIRED_FIELDS = ("article_id", "sentence_id", "text", "label")
@@ -61,8 +61,7 @@ def data_files(path: str | Path) -> list[Path]:
     return [path]
 
 
-def _parse_record(raw: str, where: str) -> Record:
-    obj = parse_json_object(raw, where, DataError)
+def _parse_record(obj: dict, where: str) -> Record:
     for name in REQUIRED_FIELDS:
         if name not in obj:
             raise DataError(f"{where}: field '{name}' is missing")
@@ -90,21 +89,17 @@ def load_records(path: str | Path) -> list[Record]:
     seen: dict[tuple[str, int], str] = {}
     article_files: dict[str, Path] = {}
     for file in data_files(path):
-        with file.open("rb") as handle:
-            for number, line in enumerate(handle, 1):
-                raw = decode_line(line, f"{file}:{number}", DataError, first=number == 1)
-                if not raw.strip():
-                    continue
-                record = _parse_record(raw, f"{file}:{number}")
-                key = (record.article_id, record.sentence_id)
-                if key in seen:
-                    raise DataError(f"{record.location}: field 'sentence_id' {record.sentence_id} repeats article {record.article_id!r} (first at {seen[key]})")
-                seen[key] = record.location
-                first_file = article_files.setdefault(record.article_id, file)
-                if first_file != file:
-                    raise DataError(f"{record.location}: field 'article_id' {record.article_id!r} already names an article in "
-                                    f"{first_file}; an article must sit in one file (two articles with one id would be split as one)")
-                records.append(record)
+        for where, obj in read_json_lines(file, DataError):
+            record = _parse_record(obj, where)
+            key = (record.article_id, record.sentence_id)
+            if key in seen:
+                raise DataError(f"{record.location}: field 'sentence_id' {record.sentence_id} repeats article {record.article_id!r} (first at {seen[key]})")
+            seen[key] = record.location
+            first_file = article_files.setdefault(record.article_id, file)
+            if first_file != file:
+                raise DataError(f"{record.location}: field 'article_id' {record.article_id!r} already names an article in "
+                                f"{first_file}; an article must sit in one file (two articles with one id would be split as one)")
+            records.append(record)
     if not records:
         raise DataError(f"{path}: no records")
     return records
@@ -163,8 +158,9 @@ def record_contexts(records: list[Record], mode: str) -> dict[tuple[str, int], s
     by_key = {(r.article_id, r.sentence_id): r.text for r in records}
     contexts = {}
     for r in records:
-        previous = r.meta["previous"] if isinstance(r.meta.get("previous"), str) else by_key.get((r.article_id, r.sentence_id - 1))
-        first = r.meta["first"] if isinstance(r.meta.get("first"), str) else by_key.get((r.article_id, 0))
+        previous, first = keyed_neighbours(by_key, r.article_id, r.sentence_id)
+        previous = r.meta["previous"] if isinstance(r.meta.get("previous"), str) else previous
+        first = r.meta["first"] if isinstance(r.meta.get("first"), str) else first
         contexts[(r.article_id, r.sentence_id)] = context_segment(previous, first if r.sentence_id > 0 else None, mode)
     return contexts
 

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+from model.model_dir import CONFIG_FILE
 from training.checkpoints import refuse_unresumed_checkpoint
 from training.config import ConfigError, TrainConfig
 from training.data import DataError, Record, Splits, load_records
@@ -41,7 +42,7 @@ def _check_output_dir(out: Path) -> None:
 
 def _check_max_length(config: TrainConfig, base_model: str) -> None:
     """A max_length beyond the encoder's position table fails deep inside the first forward pass."""
-    model_config = Path(base_model) / "config.json"
+    model_config = Path(base_model) / CONFIG_FILE
     if not model_config.is_file():  # a hub name: transformers checks it
         return
     positions = json.loads(model_config.read_text(encoding="utf-8")).get("max_position_embeddings")

@@ -11,16 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from training.config import ConfigError, TrainConfig
+from training.config import DataSource, TrainConfig, parse_source
 from training.data import DataError, Record, Splits, load_records, record_contexts, split_by_article, subsample_articles
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """One labelled file or directory and how much of it to train on per epoch."""
-
-    path: str
-    weight: float = 1.0
 
 
 @dataclass
@@ -33,22 +25,6 @@ class TrainingData:
 
     def contexts_of(self, records: list[Record]) -> list[str]:
         return [self.contexts[(r.article_id, r.sentence_id)] for r in records]
-
-
-def parse_source(entry: object, field_name: str) -> DataSource:
-    """'PATH' or 'PATH:WEIGHT' (a positive number) into a DataSource; a bad entry is a ConfigError."""
-    if not isinstance(entry, str) or not entry.strip():
-        raise ConfigError(f"field '{field_name}': each entry must be a path or 'PATH:WEIGHT', got {entry!r}")
-    path, sep, raw = entry.rpartition(":")
-    if not sep:
-        return DataSource(entry)
-    try:
-        weight = float(raw)
-    except ValueError:
-        return DataSource(entry)  # a colon inside the path, no weight
-    if not weight > 0:
-        raise ConfigError(f"field '{field_name}': weight in {entry!r} must be positive")
-    return DataSource(path, weight)
 
 
 def weighted(records: list[Record], weight: float, seed: int) -> list[Record]:

@@ -3,7 +3,6 @@ trained stance model whose fine-tuning continues (an analyst adapting the defaul
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from transformers.utils import logging as hf_logging
 
 from model.base_model import resolve_base_model
 from model.labels import LABEL_TO_ID, LABELS
+from model.model_dir import CONFIG_FILE, WEIGHTS_FILE, read_id2label
 from training.config import ConfigError, TrainConfig
 
 
@@ -28,11 +28,10 @@ def load_start_model(config: TrainConfig) -> StartModel:
     """`config.init_from` when set (checked to be a stance model with our label order), else the base model."""
     if config.init_from:
         path = Path(config.init_from)
-        if not (path / "model.safetensors").is_file() or not (path / "config.json").is_file():
+        if not (path / WEIGHTS_FILE).is_file() or not (path / CONFIG_FILE).is_file():
             raise ConfigError(f"init_from: {path} is not a model directory written by `stance train` "
-                              "(it lacks model.safetensors or config.json)")
-        id2label = json.loads((path / "config.json").read_text(encoding="utf-8")).get("id2label") or {}
-        labels = tuple(id2label.get(str(i)) for i in range(len(id2label)))
+                              f"(it lacks {WEIGHTS_FILE} or {CONFIG_FILE})")
+        labels = read_id2label(path)
         if labels != LABELS:
             raise ConfigError(f"init_from: {path} predicts labels {list(labels)}; continuing needs {list(LABELS)} in that order")
         return StartModel(AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True),

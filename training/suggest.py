@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from model.articles import load_articles
+from model.articles import article_files, load_articles
 from model.atomic_files import write_text_atomic
 from model.classifier import StanceClassifier
-from model.context import context_segment
+from model.context import context_segment, keyed_neighbours, neighbours
+from model.json_lines import read_json_lines
 from model.sentences import split_sentences
-from model.json_lines import parse_json_object
 from training.data import DataError, Record
 
 
@@ -54,35 +54,22 @@ class Suggestion:
 
 
 def _article_candidates(article_id: str, sentences: list[str]) -> list[Candidate]:
-    first = sentences[0] if sentences else None
-    return [Candidate(article_id, i, text, sentences[i - 1] if i else None, first if i else None)
-            for i, text in enumerate(sentences)]
+    return [Candidate(article_id, i, text, *around) for i, (text, around) in enumerate(zip(sentences, neighbours(sentences)))]
 
 
 def candidates_from_records(records: list[Record]) -> list[Candidate]:
     """Already split sentences (labelled or not) as candidates, context from their neighbours."""
     by_key = {(r.article_id, r.sentence_id): r.text for r in records}
-    return [Candidate(r.article_id, r.sentence_id, r.text, by_key.get((r.article_id, r.sentence_id - 1)),
-                      by_key.get((r.article_id, 0)) if r.sentence_id else None) for r in records]
+    return [Candidate(r.article_id, r.sentence_id, r.text, *keyed_neighbours(by_key, r.article_id, r.sentence_id)) for r in records]
 
 
 def load_unlabelled(path: str | Path) -> list[Candidate]:
-    """Articles to mine: a .txt article, a JSONL file of {article_id, text} articles
-    (model.articles) or of already split {article_id, sentence_id, text} sentences, or a folder of them."""
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.txt")) + sorted(path.glob("*.jsonl"))
-        if not files:
-            raise DataError(f"{path}: folder holds no *.txt or *.jsonl files")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise DataError(f"{path}: no such file or folder")
+    """Articles to mine: a .txt article, a JSONL file of {article_id, text} articles or of already
+    split {article_id, sentence_id, text} sentences, or a folder of them (read by model.articles)."""
     candidates: list[Candidate] = []
-    for file in files:
-        lines = [(number, raw) for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), 1) if raw.strip()]
-        if file.suffix == ".jsonl" and lines and "sentence_id" in parse_json_object(lines[0][1], f"{file}:{lines[0][0]}", DataError):
-            candidates += candidates_from_records([_unlabelled_sentence(raw, f"{file}:{number}") for number, raw in lines])
+    for file in article_files(path):
+        if file.suffix == ".jsonl" and _holds_sentences(file):
+            candidates += candidates_from_records([_unlabelled_sentence(obj, where) for where, obj in read_json_lines(file, DataError)])
             continue
         for article in load_articles(file):
             candidates += _article_candidates(article.article_id, [s.text for s in split_sentences(article.text)])
@@ -91,8 +78,13 @@ def load_unlabelled(path: str | Path) -> list[Candidate]:
     return candidates
 
 
-def _unlabelled_sentence(raw: str, where: str) -> Record:
-    obj = parse_json_object(raw, where, DataError)
+def _holds_sentences(file: Path) -> bool:
+    """True when the first object of a JSONL file is a split sentence (it has a sentence_id)."""
+    first = next(read_json_lines(file, DataError), None)
+    return first is not None and "sentence_id" in first[1]
+
+
+def _unlabelled_sentence(obj: dict, where: str) -> Record:
     for name in ("article_id", "text"):
         if not isinstance(obj.get(name), str) or not obj[name].strip():
             raise DataError(f"{where}: field '{name}' must be a non-empty string")

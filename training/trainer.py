@@ -1,16 +1,19 @@
 """The fine-tuning loop: config in, a self-contained model directory out.
 
-Reads top to bottom: data, model, optimiser, loop with dev evaluation and early stopping,
-then the best weights, tokenizer, config, splits, metrics and model card written at once.
+Reads top to bottom: data, model, optimiser, loop with dev evaluation and early stopping, then
+the best weights, tokenizer, label map, config, splits and temperature written at once. What the
+loop minimises is a TrainingObjective (training/objective.py). Reports on the finished model (test
+split, extra_eval, metrics.json, model card) are written by the caller's `finish` hook
+(eval/post_training.py for `stance train` and `stance distill`), into the same staged directory,
+so the published directory is complete or absent.
 """
 from __future__ import annotations
 
 import copy
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,24 +21,22 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
 
-from eval.calibration import calibrate
-from eval.evaluate import SPLITS_FILE, evaluate_records
 from eval.metrics import macro_f1
-from eval.report import EvaluationResult, write_report
 from model.atomic_files import publish_dir, staging_dir, write_text_atomic
-from model.classifier import LABEL_MAP_FILE, StanceClassifier
-from model.onnx_export import export_onnx, require_export_tools
-from model.labels import LABEL_TO_ID, LABELS
+from model.calibration import calibrate
+from model.classifier import StanceClassifier
+from model.export.onnx_export import export_onnx, require_export_tools
+from model.labels import LABELS
+from model.model_dir import TRAINING_CONFIG_FILE, write_label_map, write_splits
 from training.checkpoints import LoopState, remove_checkpoints, resume_checkpoint, save_checkpoint
-from training.config import ConfigError, TrainConfig, save_config
-from training.data import Record, label_counts, load_records, to_dataset
+from training.config import TrainConfig, save_config
+from training.data import Record, Splits, contexts_for
+from training.objective import TrainingObjective
+from training.preflight import check_run_inputs
 from training.sources import build_training_data
 from training.start_model import load_start_model
-from training.model_card import render_model_card
-from training.preflight import check_run_inputs
 
-if TYPE_CHECKING:
-    from training.distill import Distillation
+TARGET_COLUMNS = ("labels", "soft_targets")  # what the collated batch holds beside the model's inputs
 
 
 @dataclass
@@ -47,16 +48,23 @@ class TrainResult:
     best_step: int
     steps: int
     seconds: float
-    test: EvaluationResult | None
-    extra: dict[str, EvaluationResult] = field(default_factory=dict)
     dev_history: list[dict] = field(default_factory=list)
 
 
-def class_weights(records: list[Record]) -> torch.Tensor:
-    """Inverse-frequency weights (n / (k * count)); an absent class gets weight 1."""
-    counts = label_counts(records)
-    total, k = len(records), len(LABELS)
-    return torch.tensor([total / (k * counts[label]) if counts[label] else 1.0 for label in LABELS], dtype=torch.float32)
+@dataclass
+class TrainedRun:
+    """A finished run before its directory is published: what a `finish` hook reports on."""
+
+    config: TrainConfig
+    directory: Path  # the staged model directory; the hook writes its reports here
+    classifier: StanceClassifier
+    splits: Splits
+    split_ids: dict[str, list[str]]
+    extra_eval: dict[str, list[Record]]  # the extra_eval files, loaded and checked before training
+    base_model: str  # where the start weights came from
+    result: TrainResult
+    resumed_from_step: int | None
+    started: float  # time.perf_counter() at the start of `train`
 
 
 def length_grouped_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -80,13 +88,15 @@ def _dev_macro_f1(classifier: StanceClassifier, records: list[Record], contexts:
     return macro_f1([r.label for r in records], [classifier.labels[i] for i in probabilities.argmax(axis=1)])
 
 
-def train(config: TrainConfig, progress: bool = True, distillation: Distillation | None = None) -> TrainResult:
+def train(config: TrainConfig, progress: bool = True, objective: TrainingObjective | None = None,
+          finish: Callable[[TrainedRun], None] | None = None) -> TrainResult:
     """Fine-tune `config.base_model` on `config.data` and write the model directory.
 
-    Runs on the GPU when torch sees one. With `distillation` (training/distill.py), the loss
-    also follows a teacher's probabilities, over the training split and any unlabelled text.
+    Runs on the GPU when torch sees one. `objective` says what to minimise (default: weighted
+    cross-entropy); `finish` runs on the finished run just before its directory is published.
     """
     started = time.perf_counter()
+    objective = objective or TrainingObjective()
     if config.export_onnx != "none":
         require_export_tools()  # fail now, not after the training run
     set_seed(config.seed)
@@ -99,13 +109,11 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
     model, tokenizer, base = start.model, start.tokenizer, start.source
 
     extra_records = check_run_inputs(config, splits, base)
+    objective.check(config)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     pairs = config.context != "none"
-    if distillation and pairs:
-        raise ConfigError("distillation reads sentences without context; set context=none")
-    train_set = (distillation.dataset(splits.train) if distillation
-                 else to_dataset(splits.train, data.contexts_of(splits.train) if pairs else None))
+    train_set = objective.dataset(splits.train, data.contexts_of(splits.train) if pairs else None)
     train_set = train_set.map(
         lambda batch: tokenizer(batch["text"], batch["context"] if pairs else None, truncation=True, max_length=config.max_length),
         batched=True, remove_columns=[c for c in train_set.column_names if c not in ("label", "soft_targets")])
@@ -123,8 +131,7 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
     ]
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    weights = class_weights(splits.train) if config.class_weighting == "balanced" else None
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights).to(device)
+    objective.prepare(config, splits.train, device)
     classifier = StanceClassifier(model, tokenizer, config.max_length, config.eval_batch_size, context=config.context)
     dev_contexts = data.contexts_of(splits.dev)
 
@@ -144,9 +151,8 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
         loader = DataLoader(train_set, batch_sampler=batches, collate_fn=collate, generator=torch.Generator())
         for batch in loader:
             batch = {name: tensor.to(device) for name, tensor in batch.items()}
-            labels, soft_targets = batch.pop("labels"), batch.pop("soft_targets", None)
-            logits = model(**batch).logits
-            loss = loss_fn(logits, labels) if soft_targets is None else distillation.loss(logits, soft_targets, labels, loss_fn)
+            targets = {name: batch.pop(name) for name in TARGET_COLUMNS if name in batch}
+            loss = objective.loss(model(**batch).logits, targets)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -186,47 +192,23 @@ def train(config: TrainConfig, progress: bool = True, distillation: Distillation
     staged = staging_dir(out)
     model.save_pretrained(staged, safe_serialization=True)
     tokenizer.save_pretrained(staged)
-    write_text_atomic(staged / LABEL_MAP_FILE, json.dumps(
-        {"labels": list(LABELS), "label2id": LABEL_TO_ID, "max_length": config.max_length, "context": config.context}, indent=2))
-    save_config(config, staged / "config.yaml")
+    write_label_map(staged, LABELS, config.max_length, config.context)
+    save_config(config, staged / TRAINING_CONFIG_FILE)
     split_ids = splits.article_ids()
-    split_ids["data"] = str(Path(data.sources[0].path).resolve())
-    split_ids["extra_data"] = [str(Path(s.path).resolve()) for s in data.sources[1:]]
-    write_text_atomic(staged / SPLITS_FILE, json.dumps(split_ids, indent=2))
-    if splits.dev:  # temperature scaling on dev; the test and extra reports below then show calibrated ECE
-        calibrate(classifier, splits.dev, fitted_on=f"{config.data} (dev split)").save(staged)
-    if distillation:
-        write_text_atomic(staged / "distillation.json", json.dumps(distillation.summary(), indent=2))
+    write_splits(staged, split_ids, data.sources[0].path, [s.path for s in data.sources[1:]])
+    if splits.dev:  # temperature scaling on dev; the reports written after it then show calibrated ECE
+        calibrate(classifier, [r.text for r in splits.dev], [r.label for r in splits.dev],
+                  contexts_for(splits.dev, classifier.context), fitted_on=f"{config.data} (dev split)").save(staged)
+    for name, text in objective.files().items():
+        write_text_atomic(staged / name, text)
 
-    test = None
-    if splits.test:
-        test = evaluate_records(classifier, splits.test, name="model", data=f"{config.data} (test split)",
-                                train_records=splits.train, bootstrap_samples=config.bootstrap_samples, seed=config.seed)
-        write_report(test, staged / "eval" / "test")
-    extra = {}
-    for path, records in extra_records.items():
-        extra[path] = evaluate_records(classifier, records, name="model", data=path,
-                                       train_records=splits.train, bootstrap_samples=config.bootstrap_samples, seed=config.seed)
-        write_report(extra[path], staged / "eval" / Path(path).stem)
-
-    seconds = time.perf_counter() - started
-    summary = {
-        "macro_f1": test.metrics.macro_f1 if test else None,
-        "accuracy": test.metrics.accuracy if test else None,
-        "per_class": test.metrics.per_class if test else None,
-        "test": test.to_dict() if test else None,
-        "dev": {"best_macro_f1": best_f1, "best_step": best_step, "history": history},
-        "extra_eval": {path: result.to_dict() for path, result in extra.items()},
-        "training": {"steps": step, "seconds": round(seconds, 1), "train_sentences": len(splits.train),
-                     "train_articles": len(split_ids["train"]), "dev_articles": len(split_ids["dev"]),
-                     "test_articles": len(split_ids["test"]), "base_model": config.base_model, "resolved_base_model": base,
-                     "resumed_from_step": resumed.loop.step if resumed else None,
-                     "init_from": config.init_from or None, "context": config.context},
-    }
-    write_text_atomic(staged / "metrics.json", json.dumps(summary, indent=2))
-    write_text_atomic(staged / "README.md", render_model_card(config, summary, label_counts(splits.train)))
+    result = TrainResult(out, best_f1, best_step, step, time.perf_counter() - started, history)
+    if finish:
+        finish(TrainedRun(config, staged, classifier, splits, split_ids, extra_records, base, result,
+                          resumed.loop.step if resumed else None, started))
+    result.seconds = time.perf_counter() - started
     if config.export_onnx != "none":
         export_onnx(staged, int8=config.export_onnx == "int8")
     publish_dir(staged, out)
     remove_checkpoints(out)
-    return TrainResult(out, best_f1, best_step, step, seconds, test, extra, history)
+    return result

@@ -1,0 +1,327 @@
+"""The `stance` command: train, evaluate, predict, export, and measure sentence splitting."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from apps.scoring.archive_input import ArchiveInputError
+from apps.scoring.archive_output import ArchiveOutputError
+from model.articles import DECODE_ERRORS, ArticleFileError, read_article
+from model.base_model import BaseModelError
+from model.calibration import CalibrationFileError
+from model.classifier import ModelDirectoryError
+from model.safe_weights import UnsafeWeightsError
+from training.config import ConfigError, field_help
+from training.data import DataError
+
+USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
+               CalibrationFileError, ArchiveInputError, ArchiveOutputError, UnsafeWeightsError)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from eval.post_training import train_and_report
+    from training.config import load_config
+
+    _print_training(train_and_report(load_config(args.config, args.overrides)))
+
+
+def _distill(args: argparse.Namespace) -> None:
+    from eval.post_training import train_and_report
+    from training.config import load_config
+    from training.distill import distillation_objective
+
+    config = load_config(args.config, args.overrides)
+    _print_training(train_and_report(config, objective=distillation_objective(args.teacher_dir, config, args.unlabelled)))
+
+
+def _print_training(report) -> None:
+    result = report.run
+    print(f"model written to {result.output_dir} ({result.steps} steps, {result.seconds:.0f} s)")
+    if result.best_dev_macro_f1 is not None:
+        print(f"best dev macro-F1 {result.best_dev_macro_f1:.3f} at step {result.best_step}")
+    if report.test:
+        m = report.test.metrics
+        print(f"test macro-F1 {m.macro_f1:.3f} (95% CI {m.macro_f1_ci[0]:.3f}-{m.macro_f1_ci[1]:.3f}), accuracy {m.accuracy:.3f}"
+              if m.macro_f1_ci else f"test macro-F1 {m.macro_f1:.3f}, accuracy {m.accuracy:.3f}")
+        for name, baseline in report.test.baselines.items():
+            print(f"  baseline {name}: macro-F1 {baseline.macro_f1:.3f}")
+    for path, extra in report.extra.items():
+        print(f"{path}: macro-F1 {extra.metrics.macro_f1:.3f}, accuracy {extra.metrics.accuracy:.3f}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from eval.evaluate import evaluate_model_dir
+
+    out = args.out or str(Path(args.model_dir) / "eval" / Path(args.data).stem)
+    result = evaluate_model_dir(args.model_dir, args.data, out, bootstrap_samples=args.bootstrap)
+    m = result.metrics
+    ci = f" (95% CI {m.macro_f1_ci[0]:.3f}-{m.macro_f1_ci[1]:.3f})" if m.macro_f1_ci else ""
+    print(f"{args.data}: {m.n} sentences, macro-F1 {m.macro_f1:.3f}{ci}, accuracy {m.accuracy:.3f}")
+    for label, c in m.per_class.items():
+        print(f"  {label:13s} P {c['precision']:.3f}  R {c['recall']:.3f}  F1 {c['f1']:.3f}  n={c['support']}")
+    for name, baseline in result.baselines.items():
+        print(f"  baseline {name}: macro-F1 {baseline.macro_f1:.3f}")
+    if result.calibration:
+        c = result.calibration
+        print(f"  expected calibration error {c.ece_before:.3f} raw, {c.ece_after:.3f} with temperature {c.temperature:.2f}")
+    print(f"report written to {out}/report.md")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from model.classifier import StanceClassifier
+
+    classifier = StanceClassifier.from_pretrained(args.model_dir)
+    text = read_article(args.file, args.errors)
+    if args.format == "html":
+        _write_html(classifier, text, args)
+        return
+    predictions = classifier.predict(text, min_confidence=args.min_confidence)
+    if args.format == "jsonl":
+        for p in predictions:
+            print(json.dumps({"text": p.text, "start": p.start, "end": p.end, "label": p.label,
+                              "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
+                              "abstained": p.abstained, "truncated": p.truncated}, ensure_ascii=False))
+        return
+    for i, p in enumerate(predictions):
+        print(f"{i:>3}  {p.label:<13} {p.probabilities[p.label]:.2f}  {p.text}{'  [truncated]' if p.truncated else ''}")
+
+
+def _write_html(classifier, text: str, args: argparse.Namespace) -> None:
+    from model.atomic_files import write_text_atomic
+    from apps.views.html_view import article_page
+
+    page = article_page(classifier, text, "stdin" if args.file == "-" else Path(args.file).stem, args.min_confidence)
+    if args.out:
+        write_text_atomic(args.out, page)
+        print(f"page written to {args.out}")
+    else:
+        sys.stdout.write(page)
+
+
+def _profile(args: argparse.Namespace) -> None:
+    from apps.views.profile_report import plot_escalation, profile_table, write_profile_csv
+    from model.articles import load_articles
+    from model.classifier import StanceClassifier
+    from apps.views.profile import profile_article
+
+    articles = [article for path in args.files for article in load_articles(path)]
+    classifier = StanceClassifier.from_pretrained(args.model_dir)
+    profiles = [profile_article(classifier, a.text, a.article_id, a.date) for a in articles]
+    print(profile_table(profiles))
+    if args.csv:
+        write_profile_csv(profiles, args.csv)
+        print(f"profiles written to {args.csv}")
+    if args.plot:
+        plot = plot_escalation(profiles, args.plot)
+        undated = f" ({len(plot.undated)} without a single-day date left out: {', '.join(plot.undated)})" if plot.undated else ""
+        print(f"plot of {plot.plotted} articles written to {plot.path}{undated}")
+
+
+def _calibrate(args: argparse.Namespace) -> None:
+    from eval.evaluate import calibrate_model_dir
+
+    calibration, summary = calibrate_model_dir(args.model_dir, args.data)
+    print(f"temperature {calibration.temperature:.3f} fitted on {calibration.sentences} sentences ({calibration.fitted_on}); "
+          f"ECE there {summary.ece_before:.3f} -> {summary.ece_after:.3f}; written to {args.model_dir}/calibration.json")
+
+
+def _suggest(args: argparse.Namespace) -> None:
+    from model.classifier import StanceClassifier
+    from training.suggest import load_unlabelled, suggest, write_suggestions
+
+    candidates = load_unlabelled(args.corpus)
+    chosen = suggest(StanceClassifier.from_pretrained(args.model_dir), candidates, args.n, max_per_article=args.max_per_article)
+    if args.out:
+        write_suggestions(chosen, args.out)
+        print(f"{len(chosen)} of {len(candidates)} sentences suggested for labelling, written to {args.out}; "
+              "fill in each 'label', then add the file to extra_data")
+    else:
+        for s in chosen:
+            print(json.dumps(s.to_json(), ensure_ascii=False))
+
+
+def _split_eval(args: argparse.Namespace) -> None:
+    from eval.splitting import score_splitting_files
+
+    s = score_splitting_files(Path(args.articles), Path(args.sentences))
+    print(f"{s.articles} articles, {s.reference_sentences} reference sentences, {s.predicted_sentences} predicted")
+    print(f"boundary precision {s.boundary_precision:.3f}, recall {s.boundary_recall:.3f}, F1 {s.boundary_f1:.3f}; "
+          f"{s.exact_sentence_matches} sentences exactly right")
+
+
+def _check_data(args: argparse.Namespace) -> None:
+    from model.atomic_files import write_text_atomic
+    from training.corpus_check import check_corpus, render_data_card
+    from training.data import load_records
+
+    report = check_corpus(args.corpus, args.contrast)
+    shares = ", ".join(f"{label} {count / report.records:.1%}" for label, count in sorted(report.label_counts.items()))
+    print(f"{args.corpus}: {report.records} sentences in {report.articles} articles ({shares})")
+    if args.card:
+        pairs = len({r.article_id for r in load_records(args.contrast)}) if args.contrast else None
+        write_text_atomic(args.card, render_data_card(report, args.corpus, pairs))
+        print(f"data card written to {args.card}")
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if report.problems:
+        raise SystemExit(1)
+    print("no problems found")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from model.export.onnx_export import OnnxExportError, export_onnx
+
+    try:
+        result = export_onnx(args.model_dir, int8=args.int8)
+    except (ImportError, OnnxExportError) as error:
+        raise SystemExit(f"stance export: error: {error}") from None
+    for path in (result.fp32, result.int8):
+        if path is not None:
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB)")
+    print(f"export took {result.seconds:.0f} s; StanceClassifier.from_pretrained(backend='auto') now uses "
+          f"{'the int8 model' if result.int8 else 'torch (export with --int8 for the fast path)'}")
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
+    return value
+
+
+def _score(args: argparse.Namespace) -> None:
+    from apps.scoring.archive_scoring import score_archive
+
+    try:
+        s = score_archive(args.model_dir, args.input, args.out, resume=args.resume, engine=args.engine,
+                          workers=args.workers, address=args.address, backend=args.backend,
+                          part_articles=args.part_articles, max_chars=args.max_chars, max_articles=args.max_articles,
+                          threads=args.threads)
+    except ImportError as error:
+        raise SystemExit(f"stance score: error: {error}") from None
+    print(f"{s.articles} articles, {s.sentences} sentences scored in {s.seconds:.0f} s ({s.sentences_per_s:.0f} sentences/s; "
+          f"{s.steady_sentences_per_s:.0f}/s once loaded); {s.skipped_done} already done, {s.errors} errors")
+    print(f"{s.out} now holds {s.total_articles} articles, {s.total_sentences} sentences"
+          + (f"; bad records listed in {s.out}/_errors.jsonl" if s.errors else ""))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stance", description="Sentence-level stance classifier for news.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fields = "\n".join(f"  {name}: {text}" for name, text in field_help().items())
+    train = commands.add_parser("train", help="fine-tune a model from a YAML config",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=f"config fields (set in the YAML file or as key=value):\n{fields}")
+    train.add_argument("config", help="YAML config, e.g. configs/default.yaml")
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="override a config field")
+    train.set_defaults(run=_train)
+
+    distill = commands.add_parser("distill", help="train a (small) model on a teacher model's probabilities",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  epilog="loss = distill_alpha * T^2 * KL(teacher_T || student_T) + (1 - distill_alpha) * "
+                                         "CE(gold), T = distill_temperature; the other fields as for `stance train`")
+    distill.add_argument("teacher_dir", help="a trained model directory (e.g. runs/accurate) whose probabilities the student learns")
+    distill.add_argument("config", help="the student's YAML config, e.g. configs/default.yaml")
+    distill.add_argument("overrides", nargs="*", metavar="key=value", help="override a config field")
+    distill.add_argument("--unlabelled", nargs="+", default=[], metavar="FILE",
+                         help="extra unlabelled text for the teacher to label: .txt articles, or .jsonl with a 'text' field per line")
+    distill.set_defaults(run=_distill)
+
+    evaluate = commands.add_parser("evaluate", help="score a trained model on labelled JSONL")
+    evaluate.add_argument("model_dir")
+    evaluate.add_argument("data", help="labelled sentences (JSON Lines)")
+    evaluate.add_argument("--out", help="report directory (default MODEL_DIR/eval/<data name>)")
+    evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="label every sentence of an article")
+    predict.add_argument("model_dir")
+    predict.add_argument("file", nargs="?", default="-", help="article text file, or - for stdin")
+    predict.add_argument("--format", choices=["table", "jsonl", "html"], default="table",
+                         help="html: one self-contained page with highlighted sentences, profile and explanations")
+    predict.add_argument("--out", help="with --format html, write the page here instead of to stdout")
+    predict.add_argument("--min-confidence", type=_probability, metavar="P",
+                         help="label a sentence neutral (abstained) when its top probability is below P")
+    predict.add_argument("--errors", choices=DECODE_ERRORS, default="strict",
+                         help="bytes that are not UTF-8: 'strict' stops naming the byte, 'replace' reads on with U+FFFD")
+    predict.set_defaults(run=_predict)
+
+    profile = commands.add_parser("profile", help="stance counts, mix and escalation score per article (docs/PROFILE.md)")
+    profile.add_argument("model_dir")
+    profile.add_argument("files", nargs="+", help=".txt files (one article each) or JSONL articles (article_id, text, optional date)")
+    profile.add_argument("--csv", help="write one row per article here")
+    profile.add_argument("--plot", help="write a PNG of the escalation score over time (input order when undated)")
+    profile.set_defaults(run=_profile)
+
+    calibrate = commands.add_parser("calibrate", help="fit the temperature that calibrates a model's probabilities")
+    calibrate.add_argument("model_dir", help="a directory written by `stance train`; calibration.json is written into it")
+    calibrate.add_argument("data", nargs="?", help="labelled JSONL to fit on (default: the model's own dev split)")
+    calibrate.set_defaults(run=_calibrate)
+
+    suggest = commands.add_parser("suggest", help="pick the unlabelled sentences most worth labelling next")
+    suggest.add_argument("model_dir")
+    suggest.add_argument("corpus", help="JSONL of articles (article_id, text) or of split sentences, a .txt article, or a folder of them")
+    suggest.add_argument("-n", type=_positive_int, default=50, help="how many sentences to suggest (default 50)")
+    suggest.add_argument("--out", help="write the JSONL here (default: standard output)")
+    suggest.add_argument("--max-per-article", type=_positive_int, default=None, help="cap per article (default: twice an even share, at least 2)")
+    suggest.set_defaults(run=_suggest)
+
+    split_eval = commands.add_parser("split-eval", help="sentence-boundary precision/recall against reference sentences")
+    split_eval.add_argument("articles", help="JSONL of raw articles (article_id, text)")
+    split_eval.add_argument("sentences", help="JSONL of reference sentences (article_id, text), in order")
+    split_eval.set_defaults(run=_split_eval)
+
+    check = commands.add_parser("check-data", help="validate the corpus and contrast set; write the data card")
+    check.add_argument("corpus", help="corpus file or directory (e.g. data/corpus)")
+    check.add_argument("--contrast", help="contrast set to check against the corpus (e.g. data/contrast.jsonl)")
+    check.add_argument("--card", help="write the data card (Markdown) here, e.g. data/README.md")
+    check.set_defaults(run=_check_data)
+
+    export = commands.add_parser("export", help="export a trained model to ONNX for fast CPU serving")
+    export.add_argument("model_dir", help="a directory written by `stance train`; the ONNX files are written into it")
+    export.add_argument("--int8", action="store_true",
+                        help="also write model.int8.onnx, dynamically quantised (the fastest CPU path, used by default when present)")
+    export.set_defaults(run=_export)
+
+    score = commands.add_parser("score", help="label every sentence of a news archive into Parquet or JSONL parts")
+    score.add_argument("model_dir")
+    score.add_argument("input", help="JSONL of articles (article_id, text; other fields carried through) or a folder of .txt")
+    score.add_argument("--out", required=True, help="output folder, named *.parquet or *.jsonl: part files, _manifest.jsonl, _errors.jsonl")
+    score.add_argument("--resume", action="store_true", help="continue an interrupted job: skip the articles already written")
+    score.add_argument("--engine", choices=["local", "ray"], default="local", help="this process, or a pool of Ray actors")
+    score.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start Ray here")
+    score.add_argument("--workers", type=_positive_int, help="Ray actors, one CPU each (default: physical cores here, or the cluster's CPUs)")
+    score.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto")
+    score.add_argument("--part-articles", type=_positive_int, default=500, help="articles per part file (the unit --resume redoes)")
+    score.add_argument("--max-chars", type=_positive_int, default=200_000, help="longer articles go to the errors file")
+    score.add_argument("--max-articles", type=_positive_int, help="stop after scoring this many articles (resume later)")
+    score.add_argument("--threads", type=_positive_int, help="local engine: inference threads (default: one per physical core)")
+    score.set_defaults(run=_score)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except USER_ERRORS as error:
+        print(f"stance {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head`; not an error
+        sys.stderr.close()
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""`stance score`: a news archive scored sentence by sentence, locally or on Ray, resumable."""

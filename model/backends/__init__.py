@@ -1,0 +1,1 @@
+"""What runs the network for StanceClassifier: PyTorch, ONNX Runtime, int8 with an fp32 recheck."""
