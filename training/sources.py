@@ -22,6 +22,7 @@ class TrainingData:
     splits: Splits
     contexts: dict[tuple[str, int], str] = field(default_factory=dict)
     sources: list[DataSource] = field(default_factory=list)
+    dev_description: str = ""  # which articles the dev split holds (early stopping and the temperature)
 
     def contexts_of(self, records: list[Record]) -> list[str]:
         return [self.contexts[(r.article_id, r.sentence_id)] for r in records]
@@ -57,7 +58,9 @@ def build_training_data(config: TrainConfig) -> TrainingData:
             extra, extra_dev = parts.train, extra_dev + parts.dev
         splits.train += weighted(extra, source.weight, config.seed + number)
         sources.append(source)
+    dev_description = f"{main.path} (dev split)"
     if extra_dev:
-        # Early stopping then follows the analyst's own kind of news, not our corpus.
+        # Early stopping and the temperature then follow the extra (real or own) news, not our corpus.
         splits.dev = extra_dev
-    return TrainingData(splits, contexts, sources)
+        dev_description = f"{len({r.article_id for r in extra_dev})} articles held out of {', '.join(s.path for s in sources[1:])}"
+    return TrainingData(splits, contexts, sources, dev_description)

@@ -29,8 +29,9 @@ from model.export.onnx_export import export_onnx, require_export_tools
 from model.labels import LABELS
 from model.model_dir import TRAINING_CONFIG_FILE, write_label_map, write_splits
 from training.checkpoints import LoopState, remove_checkpoints, resume_checkpoint, save_checkpoint
-from training.config import TrainConfig, save_config
+from training.config import TrainConfig, resolve_optional_inputs, save_config
 from training.data import Record, Splits, contexts_for
+from training.distill import objective_for
 from training.objective import TrainingObjective
 from training.preflight import check_run_inputs
 from training.sources import build_training_data
@@ -49,6 +50,7 @@ class TrainResult:
     steps: int
     seconds: float
     dev_history: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # optional inputs left out on this machine
 
 
 @dataclass
@@ -96,7 +98,11 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
     cross-entropy); `finish` runs on the finished run just before its directory is published.
     """
     started = time.perf_counter()
-    objective = objective or TrainingObjective()
+    resolved = resolve_optional_inputs(config)
+    config = resolved.config
+    for note in resolved.notes:
+        tqdm.write(f"note: {note}")
+    objective = objective or objective_for(config)
     if config.export_onnx != "none":
         require_export_tools()  # fail now, not after the training run
     set_seed(config.seed)
@@ -198,11 +204,11 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
     write_splits(staged, split_ids, data.sources[0].path, [s.path for s in data.sources[1:]])
     if splits.dev:  # temperature scaling on dev; the reports written after it then show calibrated ECE
         calibrate(classifier, [r.text for r in splits.dev], [r.label for r in splits.dev],
-                  contexts_for(splits.dev, classifier.context), fitted_on=f"{config.data} (dev split)").save(staged)
+                  contexts_for(splits.dev, classifier.context), fitted_on=data.dev_description).save(staged)
     for name, text in objective.files().items():
         write_text_atomic(staged / name, text)
 
-    result = TrainResult(out, best_f1, best_step, step, time.perf_counter() - started, history)
+    result = TrainResult(out, best_f1, best_step, step, time.perf_counter() - started, history, resolved.notes)
     if finish:
         finish(TrainedRun(config, staged, classifier, splits, split_ids, extra_records, base, result,
                           resumed.loop.step if resumed else None, started))
