@@ -96,10 +96,11 @@ def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None,
 
 
 def evaluate_model_dir(model_dir: str | Path, data_path: str | Path, out_dir: str | Path | None = None,
-                       bootstrap_samples: int = 1000) -> EvaluationResult:
-    """`stance evaluate`: load the model, score it on `data_path`, write the report files."""
+                       bootstrap_samples: int = 1000, backend: str = "auto", threads: int | None = None) -> EvaluationResult:
+    """`stance evaluate`: load the model (on `backend`, see StanceClassifier.from_pretrained), score
+    it on `data_path`, write the report files."""
     records = load_records(data_path)
-    classifier = StanceClassifier.from_pretrained(model_dir)
+    classifier = StanceClassifier.from_pretrained(model_dir, backend=backend, threads=threads)
     result = evaluate_records(classifier, records, name=f"model {Path(model_dir).name}", data=str(data_path),
                               train_records=training_records_of(model_dir), bootstrap_samples=bootstrap_samples)
     out = Path(out_dir) if out_dir else Path(model_dir) / REPORTS_DIR / Path(data_path).stem
