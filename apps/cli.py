@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -407,18 +406,17 @@ def build_parser() -> argparse.ArgumentParser:
 def quiet_library_progress(verbose: bool) -> None:
     """Library progress bars (transformers loading weights, datasets mapping) only when asked for:
     they describe the library's work, not the command's, and bury its output."""
-    if "transformers" in sys.modules or "datasets" in sys.modules:  # already imported: switch them directly
-        if "transformers" in sys.modules:
-            from transformers.utils import logging as transformers_logging
+    from huggingface_hub import utils as hub_utils  # transformers reads this switch when it is imported
 
-            (transformers_logging.enable_progress_bar if verbose else transformers_logging.disable_progress_bar)()
-        if "datasets" in sys.modules:
-            import datasets
+    (hub_utils.enable_progress_bars if verbose else hub_utils.disable_progress_bars)()
+    if "transformers" in sys.modules:  # already imported (e.g. a test calling main): switch it directly
+        from transformers.utils import logging as transformers_logging
 
-            (datasets.enable_progress_bars if verbose else datasets.disable_progress_bars)()
-    else:  # read by huggingface_hub, transformers and datasets when they are first imported
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "0" if verbose else "1"
-        os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "0" if verbose else "1"
+        (transformers_logging.enable_progress_bar if verbose else transformers_logging.disable_progress_bar)()
+    if "datasets" in sys.modules:
+        import datasets
+
+        (datasets.enable_progress_bars if verbose else datasets.disable_progress_bars)()
 
 
 def main(argv: list[str] | None = None) -> int:
