@@ -110,6 +110,8 @@ def _predict(args: argparse.Namespace) -> None:
         _deliver(page, args.out, "page")
         return
     rows = sentence_rows(classifier.predict(text, min_confidence=args.min_confidence), article_id)
+    if not rows:
+        print(f"stance predict: {args.file}: no sentences (the text is empty or only whitespace)", file=sys.stderr)
     rendered = {"table": lambda: render_table(rows), "jsonl": lambda: render_jsonl(rows),
                 "csv": lambda: render_csv(rows, classifier.labels)}[args.format]()
     _deliver(rendered, args.out, f"{len(rows)} sentences ({args.format})")

@@ -52,7 +52,9 @@ def sentence_rows(predictions: Sequence[SentencePrediction], article_id: str) ->
 
 
 def render_table(rows: Sequence[SentenceRow]) -> str:
-    """A fixed-width table for the terminal, with a header line."""
+    """A fixed-width table for the terminal, with a header line; empty for an article without sentences."""
+    if not rows:
+        return ""
     lines = [f"{'#':>3}  {'label':<13} {'p':>4}  {'runner-up':<13} {'p':>4}  sentence"]
     for row in rows:
         p = row.prediction
