@@ -21,7 +21,12 @@ from model.safe_weights import UnsafeWeightsError
 from training.config import ConfigError, field_help
 from training.data import DataError
 
-USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
+
+class OutputPathError(ValueError):
+    """--out names a path the product cannot be written to."""
+
+
+USER_ERRORS = (OutputPathError, ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
                CalibrationFileError, ArchiveInputError, ArchiveOutputError, UnsafeWeightsError)
 
 
@@ -86,6 +91,9 @@ def _deliver(text: str, out: str | None, what: str) -> None:
     """A command's product: written atomically to `out` (with a note saying so), else to standard output."""
     if out:
         from model.atomic_files import write_text_atomic
+
+        if Path(out).is_dir():
+            raise OutputPathError(f"--out {out} is a folder; give a file name, e.g. {Path(out) / 'article.html'}")
 
         write_text_atomic(out, text)
         print(f"{what} written to {out}")

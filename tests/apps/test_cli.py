@@ -112,6 +112,8 @@ def test_out_works_for_every_predict_format_and_all_number_sentences_from_1(tiny
     assert [(r["article_id"], r["sentence_id"], r["label"]) for r in rows] == [("seoul", str(j["sentence_id"]), j["label"]) for j in jsonl]
     assert re.findall(r'<span class="num" aria-hidden="true">(\d+)</span><span class="sentence[^"]*" id="s(\d+)"', written["html"]) \
         == [("1", "1"), ("2", "2")]
+    assert main(["predict", str(tiny_model), str(article), "--out", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
     # standard output stays the default
     assert main(["predict", str(tiny_model), str(article), "--format", "csv"]) == 0
     assert capsys.readouterr().out == written["csv"]
