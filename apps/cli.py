@@ -1,4 +1,9 @@
-"""The `stance` command: train, evaluate, predict, export, and measure sentence splitting."""
+"""The `stance` command: train, evaluate, predict, export, and measure sentence splitting.
+
+One meaning per flag across subcommands: `--out` is where the command's product goes (its help
+says whether a file or a folder), and `--backend`, `--threads`, `--min-confidence`,
+`--max-articles` and `--verbose` mean the same wherever they appear.
+"""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +22,12 @@ from training.config import ConfigError, field_help
 from training.data import DataError
 from training.teacher_labels import TeacherLabelsError
 
-USER_ERRORS = (ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
+
+class OutputPathError(ValueError):
+    """--out names a path the product cannot be written to."""
+
+
+USER_ERRORS = (OutputPathError, ConfigError, DataError, BaseModelError, ModelDirectoryError, FileNotFoundError, ArticleFileError,
                CalibrationFileError, ArchiveInputError, ArchiveOutputError, UnsafeWeightsError, TeacherLabelsError)
 
 
@@ -71,7 +81,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     from eval.evaluate import evaluate_model_dir
 
     out = args.out or str(Path(args.model_dir) / "eval" / Path(args.data).stem)
-    result = evaluate_model_dir(args.model_dir, args.data, out, bootstrap_samples=args.bootstrap)
+    result = evaluate_model_dir(args.model_dir, args.data, out, bootstrap_samples=args.bootstrap_samples,
+                                backend=args.backend, threads=args.threads)
     m = result.metrics
     ci = f" (95% CI {m.macro_f1_ci[0]:.3f}-{m.macro_f1_ci[1]:.3f})" if m.macro_f1_ci else ""
     print(f"{args.data}: {m.n} sentences, macro-F1 {m.macro_f1:.3f}{ci}, accuracy {m.accuracy:.3f}")
@@ -85,50 +96,66 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"report written to {out}/report.md")
 
 
-def _predict(args: argparse.Namespace) -> None:
+def _load_classifier(args: argparse.Namespace):
+    """The model named on the command line, on the backend and threads asked for."""
     from model.classifier import StanceClassifier
 
-    classifier = StanceClassifier.from_pretrained(args.model_dir)
-    text = read_article(args.file, args.errors)
-    if args.format == "html":
-        _write_html(classifier, text, args)
-        return
-    predictions = classifier.predict(text, min_confidence=args.min_confidence)
-    if args.format == "jsonl":
-        for p in predictions:
-            print(json.dumps({"text": p.text, "start": p.start, "end": p.end, "label": p.label,
-                              "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
-                              "abstained": p.abstained, "truncated": p.truncated}, ensure_ascii=False))
-        return
-    for i, p in enumerate(predictions):
-        print(f"{i:>3}  {p.label:<13} {p.probabilities[p.label]:.2f}  {p.text}{'  [truncated]' if p.truncated else ''}")
+    return StanceClassifier.from_pretrained(args.model_dir, backend=args.backend, threads=args.threads)
 
 
-def _write_html(classifier, text: str, args: argparse.Namespace) -> None:
-    from model.atomic_files import write_text_atomic
-    from apps.views.html_view import article_page
+def _deliver(text: str, out: str | None, what: str) -> None:
+    """A command's product: written atomically to `out` (with a note saying so), else to standard output."""
+    if out:
+        from model.atomic_files import write_text_atomic
 
-    page = article_page(classifier, text, "stdin" if args.file == "-" else Path(args.file).stem, args.min_confidence)
-    if args.out:
-        write_text_atomic(args.out, page)
-        print(f"page written to {args.out}")
+        if Path(out).is_dir():
+            raise OutputPathError(f"--out {out} is a folder; give a file name, e.g. {Path(out) / 'article.html'}")
+
+        write_text_atomic(out, text)
+        print(f"{what} written to {out}")
     else:
-        sys.stdout.write(page)
+        sys.stdout.write(text)
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from apps.views.sentence_rows import render_csv, render_jsonl, render_table, sentence_rows
+
+    if args.file == "-" and sys.stdin.isatty():
+        print("stance predict: reading the article from the terminal; end it with Ctrl-D (or pass a file name)",
+              file=sys.stderr)
+    classifier = _load_classifier(args)
+    text = read_article(args.file, args.errors)
+    article_id = "stdin" if args.file == "-" else Path(args.file).stem
+    if args.format == "html":
+        from apps.views.html_view import article_page
+        from model.model_dir import read_model_summary
+
+        page = article_page(classifier, text, article_id, args.min_confidence, model=read_model_summary(args.model_dir))
+        _deliver(page, args.out, "page")
+        return
+    rows = sentence_rows(classifier.predict(text, min_confidence=args.min_confidence), article_id)
+    if not rows:
+        print(f"stance predict: {args.file}: no sentences (the text is empty or only whitespace)", file=sys.stderr)
+    rendered = {"table": lambda: render_table(rows), "jsonl": lambda: render_jsonl(rows),
+                "csv": lambda: render_csv(rows, classifier.labels)}[args.format]()
+    _deliver(rendered, args.out, f"{len(rows)} sentences ({args.format})")
 
 
 def _profile(args: argparse.Namespace) -> None:
+    from apps.views.profile import profile_article
     from apps.views.profile_report import plot_escalation, profile_table, write_profile_csv
     from model.articles import load_articles
-    from model.classifier import StanceClassifier
-    from apps.views.profile import profile_article
 
     articles = [article for path in args.files for article in load_articles(path)]
-    classifier = StanceClassifier.from_pretrained(args.model_dir)
-    profiles = [profile_article(classifier, a.text, a.article_id, a.date) for a in articles]
+    if args.max_articles:
+        articles = articles[:args.max_articles]
+    classifier = _load_classifier(args)
+    profiles = [profile_article(classifier, a.text, a.article_id, a.date, args.min_confidence) for a in articles]
     print(profile_table(profiles))
-    if args.csv:
-        write_profile_csv(profiles, args.csv)
-        print(f"profiles written to {args.csv}")
+    out = args.out or args.csv
+    if out:
+        write_profile_csv(profiles, out)
+        print(f"profiles written to {out}")
     if args.plot:
         plot = plot_escalation(profiles, args.plot)
         undated = f" ({len(plot.undated)} without a single-day date left out: {', '.join(plot.undated)})" if plot.undated else ""
@@ -138,17 +165,24 @@ def _profile(args: argparse.Namespace) -> None:
 def _calibrate(args: argparse.Namespace) -> None:
     from eval.evaluate import calibrate_model_dir
 
-    calibration, summary = calibrate_model_dir(args.model_dir, args.data)
+    calibration, summary = calibrate_model_dir(args.model_dir, args.data, threads=args.threads)
     print(f"temperature {calibration.temperature:.3f} fitted on {calibration.sentences} sentences ({calibration.fitted_on}); "
-          f"ECE there {summary.ece_before:.3f} -> {summary.ece_after:.3f}; written to {args.model_dir}/calibration.json")
+          f"ECE there {summary.ece_before:.3f} -> {summary.ece_after:.3f}; written to {args.model_dir}/calibration.json "
+          f"and folded into {args.model_dir}/model.safetensors")
 
 
 def _suggest(args: argparse.Namespace) -> None:
-    from model.classifier import StanceClassifier
     from training.suggest import load_unlabelled, suggest, write_suggestions
 
     candidates = load_unlabelled(args.corpus)
-    chosen = suggest(StanceClassifier.from_pretrained(args.model_dir), candidates, args.n, max_per_article=args.max_per_article)
+    if args.max_articles:
+        kept: dict[str, None] = {}
+        for c in candidates:
+            if c.article_id not in kept and len(kept) == args.max_articles:
+                break
+            kept.setdefault(c.article_id)
+        candidates = [c for c in candidates if c.article_id in kept]
+    chosen = suggest(_load_classifier(args), candidates, args.sentences, max_per_article=args.max_per_article)
     if args.out:
         write_suggestions(chosen, args.out)
         print(f"{len(chosen)} of {len(candidates)} sentences suggested for labelling, written to {args.out}; "
@@ -230,114 +264,202 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def package_version() -> str:
+    """The installed stance-news version (from the package metadata, so it cannot drift from pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stance-news")
+    except PackageNotFoundError:
+        return "unknown (the package is not installed; pip install -e .)"
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options every subcommand takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="also show the libraries' progress bars (e.g. transformers loading weights) (default: off)")
+    return common
+
+
+def _model_options() -> argparse.ArgumentParser:
+    """MODEL_DIR and how to run it, for every subcommand that loads a trained model."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("model_dir", metavar="MODEL_DIR",
+                         help="a model directory written by `stance train` (e.g. runs/default)")
+    options.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
+                         help="auto: ONNX int8 when `stance export --int8` wrote it and onnxruntime is installed, "
+                              "else torch (default: auto)")
+    options.add_argument("--threads", type=_positive_int,
+                         help="inference threads (default: one per physical core)")
+    return options
+
+
+def _min_confidence(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-confidence", type=_probability, metavar="P",
+                        help="label a sentence neutral (abstained) when its top probability is below P (default: none)")
+
+
+def _max_articles(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--max-articles", type=_positive_int, metavar="N", help=f"{what} (default: all)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stance", description="Sentence-level stance classifier for news.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="stance", description="Sentence-level stance classifier for news.",
+                                     epilog="`stance COMMAND --help` documents every option of a command.")
+    parser.add_argument("--version", action="version", version=f"stance {package_version()}",
+                        help="print the package version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common, model = _common_options(), _model_options()
 
     fields = "\n".join(f"  {name}: {text}" for name, text in field_help().items())
-    train = commands.add_parser("train", help="fine-tune a model from a YAML config",
+    train = commands.add_parser("train", help="fine-tune a model from a YAML config", parents=[common],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=f"config fields (set in the YAML file or as key=value):\n{fields}")
     train.add_argument("config", help="YAML config, e.g. configs/default.yaml")
-    train.add_argument("overrides", nargs="*", metavar="key=value", help="override a config field")
+    train.add_argument("overrides", nargs="*", metavar="key=value",
+                       help="override a config field (default: none; the model goes to the config's output_dir)")
     train.set_defaults(run=_train)
 
-    distill = commands.add_parser("distill", help="train a (small) model on a teacher model's probabilities",
+    distill = commands.add_parser("distill", help="train a (small) model on a teacher model's probabilities", parents=[common],
                                   formatter_class=argparse.RawDescriptionHelpFormatter,
                                   epilog="loss = distill_alpha * T^2 * KL(teacher_T || student_T) + (1 - distill_alpha) * "
                                          "CE(gold), T = distill_temperature; the other fields as for `stance train`")
     distill.add_argument("teacher_dir", help="a trained model directory (e.g. runs/accurate) whose probabilities the student learns")
     distill.add_argument("config", help="the student's YAML config, e.g. configs/default.yaml")
-    distill.add_argument("overrides", nargs="*", metavar="key=value", help="override a config field")
+    distill.add_argument("overrides", nargs="*", metavar="key=value",
+                         help="override a config field (default: none; the model goes to the config's output_dir)")
     distill.add_argument("--unlabelled", nargs="+", default=[], metavar="FILE",
-                         help="extra unlabelled text for the teacher to label: .txt articles, or .jsonl with a 'text' field per line")
+                         help="extra unlabelled text for the teacher to label: .txt articles, or .jsonl with a 'text' "
+                              "field per line (default: none)")
     distill.set_defaults(run=_distill)
 
     teacher_label = commands.add_parser(
-        "teacher-label", help="record a (large) model's probabilities for every sentence of unlabelled articles, without their text",
+        "teacher-label", parents=[common],
+        help="record a (large) model's probabilities for every sentence of unlabelled articles, without their text",
         description="Writes the file that a config's teacher_labels field names: per sentence the article id, character "
                     "span, a hash of the sentence and the teacher's probabilities. Training joins the text back from "
                     "the articles file, so the file can be shared where the articles may not be.")
-    teacher_label.add_argument("teacher_dir", help="the teacher's model directory (e.g. runs/accurate)")
+    teacher_label.add_argument("teacher_dir", metavar="TEACHER_DIR", help="the teacher's model directory (e.g. runs/accurate)")
     teacher_label.add_argument("articles", help="JSON Lines of articles (article_id, text), or a .txt article")
-    teacher_label.add_argument("--out", required=True, help="the teacher-labels file to write (JSON Lines, replaced atomically)")
+    teacher_label.add_argument("--out", required=True, metavar="FILE",
+                               help="the teacher-labels file to write (JSON Lines, replaced atomically) (required)")
     teacher_label.set_defaults(run=_teacher_label)
 
-    evaluate = commands.add_parser("evaluate", help="score a trained model on labelled JSONL")
-    evaluate.add_argument("model_dir")
+    evaluate = commands.add_parser("evaluate", help="score a trained model on labelled JSONL", parents=[common, model])
     evaluate.add_argument("data", help="labelled sentences (JSON Lines)")
-    evaluate.add_argument("--out", help="report directory (default MODEL_DIR/eval/<data name>)")
-    evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
+    evaluate.add_argument("--out", metavar="DIR",
+                          help="folder for the report (report.md, metrics.json, confusion.png, reliability.png, "
+                               "predictions.jsonl) (default: MODEL_DIR/eval/<data file name>)")
+    evaluate.add_argument("--bootstrap-samples", "--bootstrap", type=int, default=1000, metavar="N",
+                          help="bootstrap resamples (by article) for the macro-F1 confidence interval; 0 skips it (default: 1000)")
     evaluate.set_defaults(run=_evaluate)
 
-    predict = commands.add_parser("predict", help="label every sentence of an article")
-    predict.add_argument("model_dir")
-    predict.add_argument("file", nargs="?", default="-", help="article text file, or - for stdin")
-    predict.add_argument("--format", choices=["table", "jsonl", "html"], default="table",
-                         help="html: one self-contained page with highlighted sentences, profile and explanations")
-    predict.add_argument("--out", help="with --format html, write the page here instead of to stdout")
-    predict.add_argument("--min-confidence", type=_probability, metavar="P",
-                         help="label a sentence neutral (abstained) when its top probability is below P")
+    predict = commands.add_parser("predict", help="label every sentence of an article", parents=[common, model])
+    predict.add_argument("file", nargs="?", default="-", help="article text file, or - for standard input (default: -)")
+    predict.add_argument("--format", choices=["table", "jsonl", "csv", "html"], default="table",
+                         help="table: for reading; jsonl and csv: one row per sentence with article_id and sentence_id "
+                              "(from 1); html: one self-contained page with highlighted sentences, profile and "
+                              "explanations (default: table)")
+    predict.add_argument("--out", metavar="FILE", help="write the output, in any --format, to this file (default: standard output)")
+    _min_confidence(predict)
     predict.add_argument("--errors", choices=DECODE_ERRORS, default="strict",
-                         help="bytes that are not UTF-8: 'strict' stops naming the byte, 'replace' reads on with U+FFFD")
+                         help="bytes that are not UTF-8: 'strict' stops naming the byte, 'replace' reads on with U+FFFD "
+                              "(default: strict)")
     predict.set_defaults(run=_predict)
 
-    profile = commands.add_parser("profile", help="stance counts, mix and escalation score per article (docs/PROFILE.md)")
-    profile.add_argument("model_dir")
+    profile = commands.add_parser("profile", help="stance counts, mix and escalation score per article (docs/PROFILE.md)",
+                                  parents=[common, model])
     profile.add_argument("files", nargs="+", help=".txt files (one article each) or JSONL articles (article_id, text, optional date)")
-    profile.add_argument("--csv", help="write one row per article here")
-    profile.add_argument("--plot", help="write a PNG of the escalation score over time (input order when undated)")
+    profile.add_argument("--out", metavar="FILE.csv",
+                         help="write the per-article table as CSV to this file (default: print the table only)")
+    profile.add_argument("--csv", metavar="FILE.csv", help="the same as --out (kept for older scripts) (default: none)")
+    profile.add_argument("--plot", metavar="FILE.png",
+                         help="write a PNG of the escalation score over time (input order when undated) (default: none)")
+    _min_confidence(profile)
+    _max_articles(profile, "profile only the first N articles of the input")
     profile.set_defaults(run=_profile)
 
-    calibrate = commands.add_parser("calibrate", help="fit the temperature that calibrates a model's probabilities")
-    calibrate.add_argument("model_dir", help="a directory written by `stance train`; calibration.json is written into it")
+    calibrate = commands.add_parser("calibrate", help="fit the temperature that calibrates a model's probabilities",
+                                    parents=[common])
+    calibrate.add_argument("model_dir", metavar="MODEL_DIR",
+                           help="a directory written by `stance train`; calibration.json is written into it and the "
+                                "temperature folded into its model.safetensors")
     calibrate.add_argument("data", nargs="?", help="labelled JSONL to fit on (default: the model's own dev split)")
+    calibrate.add_argument("--threads", type=_positive_int, help="inference threads (default: one per physical core)")
     calibrate.set_defaults(run=_calibrate)
 
-    suggest = commands.add_parser("suggest", help="pick the unlabelled sentences most worth labelling next")
-    suggest.add_argument("model_dir")
+    suggest = commands.add_parser("suggest", help="pick the unlabelled sentences most worth labelling next",
+                                  parents=[common, model])
     suggest.add_argument("corpus", help="JSONL of articles (article_id, text) or of split sentences, a .txt article, or a folder of them")
-    suggest.add_argument("-n", type=_positive_int, default=50, help="how many sentences to suggest (default 50)")
-    suggest.add_argument("--out", help="write the JSONL here (default: standard output)")
-    suggest.add_argument("--max-per-article", type=_positive_int, default=None, help="cap per article (default: twice an even share, at least 2)")
+    suggest.add_argument("-n", "--sentences", type=_positive_int, default=50, metavar="N",
+                         help="how many sentences to suggest (default: 50)")
+    suggest.add_argument("--out", metavar="FILE", help="write the suggestions (JSONL, label left empty) to this file (default: standard output)")
+    suggest.add_argument("--max-per-article", type=_positive_int, default=None, metavar="N",
+                         help="cap per article (default: twice an even share, at least 2)")
+    _max_articles(suggest, "choose only among the first N articles of the input")
     suggest.set_defaults(run=_suggest)
 
-    split_eval = commands.add_parser("split-eval", help="sentence-boundary precision/recall against reference sentences")
+    split_eval = commands.add_parser("split-eval", help="sentence-boundary precision/recall against reference sentences",
+                                     parents=[common])
     split_eval.add_argument("articles", help="JSONL of raw articles (article_id, text)")
     split_eval.add_argument("sentences", help="JSONL of reference sentences (article_id, text), in order")
     split_eval.set_defaults(run=_split_eval)
 
-    check = commands.add_parser("check-data", help="validate the corpus and contrast set; write the data card")
+    check = commands.add_parser("check-data", help="validate the corpus and contrast set; write the data card", parents=[common])
     check.add_argument("corpus", help="corpus file or directory (e.g. data/corpus)")
-    check.add_argument("--contrast", help="contrast set to check against the corpus (e.g. data/contrast.jsonl)")
-    check.add_argument("--card", help="write the data card (Markdown) here, e.g. data/README.md")
+    check.add_argument("--contrast", help="contrast set to check against the corpus, e.g. data/contrast.jsonl (default: none)")
+    check.add_argument("--card", help="write the data card (Markdown) here, e.g. data/README.md (default: none)")
     check.set_defaults(run=_check_data)
 
-    export = commands.add_parser("export", help="export a trained model to ONNX for fast CPU serving")
-    export.add_argument("model_dir", help="a directory written by `stance train`; the ONNX files are written into it")
+    export = commands.add_parser("export", help="export a trained model to ONNX for fast CPU serving", parents=[common])
+    export.add_argument("model_dir", metavar="MODEL_DIR",
+                        help="a directory written by `stance train`; the ONNX files are written into it")
     export.add_argument("--int8", action="store_true",
-                        help="also write model.int8.onnx, dynamically quantised (the fastest CPU path, used by default when present)")
+                        help="also write model.int8.onnx, dynamically quantised (the fastest CPU path, used by default "
+                             "when present) (default: fp32 only)")
     export.set_defaults(run=_export)
 
-    score = commands.add_parser("score", help="label every sentence of a news archive into Parquet or JSONL parts")
-    score.add_argument("model_dir")
+    score = commands.add_parser("score", help="label every sentence of a news archive into Parquet or JSONL parts",
+                                parents=[common, model])
     score.add_argument("input", help="JSONL of articles (article_id, text; other fields carried through) or a folder of .txt")
-    score.add_argument("--out", required=True, help="output folder, named *.parquet or *.jsonl: part files, _manifest.jsonl, _errors.jsonl")
-    score.add_argument("--resume", action="store_true", help="continue an interrupted job: skip the articles already written")
-    score.add_argument("--engine", choices=["local", "ray"], default="local", help="this process, or a pool of Ray actors")
-    score.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start Ray here")
-    score.add_argument("--workers", type=_positive_int, help="Ray actors, one CPU each (default: physical cores here, or the cluster's CPUs)")
-    score.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto")
-    score.add_argument("--part-articles", type=_positive_int, default=500, help="articles per part file (the unit --resume redoes)")
-    score.add_argument("--max-chars", type=_positive_int, default=200_000, help="longer articles go to the errors file")
-    score.add_argument("--max-articles", type=_positive_int, help="stop after scoring this many articles (resume later)")
-    score.add_argument("--threads", type=_positive_int, help="local engine: inference threads (default: one per physical core)")
+    score.add_argument("--out", required=True, metavar="DIR",
+                       help="output folder, named *.parquet or *.jsonl: part files, _manifest.jsonl, _errors.jsonl (required)")
+    score.add_argument("--resume", action="store_true",
+                       help="continue an interrupted job: skip the articles already written (default: start a new job)")
+    score.add_argument("--engine", choices=["local", "ray"], default="local",
+                       help="this process, or a pool of Ray actors (default: local)")
+    score.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto) (default: start Ray here)")
+    score.add_argument("--workers", type=_positive_int,
+                       help="Ray actors, one CPU each (default: physical cores here, or the cluster's CPUs)")
+    score.add_argument("--part-articles", type=_positive_int, default=500,
+                       help="articles per part file, the unit --resume redoes (default: 500)")
+    score.add_argument("--max-chars", type=_positive_int, default=200_000,
+                       help="longer articles go to the errors file (default: 200000)")
+    _max_articles(score, "stop after scoring N articles (resume later)")
     score.set_defaults(run=_score)
     return parser
 
 
+def quiet_library_progress(verbose: bool) -> None:
+    """Library progress bars (transformers loading weights, datasets mapping) only when asked for:
+    they describe the library's work, not the command's, and bury its output."""
+    from huggingface_hub import utils as hub_utils  # transformers reads this switch when it is imported
+
+    (hub_utils.enable_progress_bars if verbose else hub_utils.disable_progress_bars)()
+    if "transformers" in sys.modules:  # already imported (e.g. a test calling main): switch it directly
+        from transformers.utils import logging as transformers_logging
+
+        (transformers_logging.enable_progress_bar if verbose else transformers_logging.disable_progress_bar)()
+    if "datasets" in sys.modules:
+        import datasets
+
+        (datasets.enable_progress_bars if verbose else datasets.disable_progress_bars)()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_library_progress(args.verbose)
     try:
         args.run(args)
     except USER_ERRORS as error:

@@ -2,12 +2,15 @@
 and ONNX int8 with the fp32 recheck of near ties (what backend="auto" runs), on one trained model
 and the same sentences, in one run. Prints a Markdown table.
 
-    python bench/bench_inference.py MODEL_DIR [--dev ../shared/data/realnews_dev.jsonl]
+    python bench/bench_inference.py MODEL_DIR [--dev ../shared/data/realnews_dev.jsonl] [--json docs/results/bench_inference.json]
 
 MODEL_DIR needs model.onnx and model.int8.onnx (`stance export MODEL_DIR --int8`). Throughput
 is measured in this process, the backends taking turns for each of 5 repeats so that load from
 other work on the machine spreads over all of them; cold start and peak memory are measured in
 a fresh subprocess per backend, which imports only what that backend needs.
+
+With --json the figures are also written as JSON: docs/results/bench_inference.json is the
+file the README's serving table is generated from (python -m eval.results_tables --write).
 
 Not a test: it takes about a quarter of an hour on two cores.
 """
@@ -155,11 +158,38 @@ def render(rows: list[Row], n_sentences: int, model_dir: Path, repeats: int = RE
     return "\n".join(lines)
 
 
+def write_json(path: Path, rows: list[Row], n_sentences: int, model_dir: Path, repeats: int, recheck_share: float,
+               argv: list[str]) -> None:
+    """The run's figures as docs/results/bench_inference.json holds them (eval/results_tables.py reads it)."""
+    from datetime import date
+
+    from model.atomic_files import write_text_atomic
+    from model.cpu_threads import physical_cores_available
+
+    pipeline_speed = rows[0].sentences_per_s
+    figures = {
+        "command": "python bench/bench_inference.py " + " ".join(argv),
+        "model": str(model_dir),
+        "date": date.today().isoformat(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs",
+        "physical_cores": physical_cores_available(),
+        "sentences": n_sentences,
+        "repeats": repeats,
+        "recheck_share": recheck_share,
+        "rows": [{"name": r.name, "sentences_per_s": r.sentences_per_s, "x_pipeline": r.sentences_per_s / pipeline_speed,
+                  "cold_start_s": r.cold_start_s, "peak_rss_mb": r.peak_rss_mb, "macro_f1": r.macro_f1,
+                  "same_label_as_torch": r.agreement_with_torch} for r in rows],
+    }
+    write_text_atomic(path, json.dumps(figures, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", type=Path, help="trained model directory with model.onnx and model.int8.onnx")
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help=f"labelled dev JSONL (default {DEFAULT_DEV})")
     parser.add_argument("--repeats", type=int, default=REPEATS, help=f"timed runs per backend (default {REPEATS})")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="also write the figures as JSON here, e.g. docs/results/bench_inference.json (default: print only)")
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.dev.is_file():
@@ -186,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(Row(name, speed[name], *cold[name], macro_f1(dev.labels, predicted[name]), same))
     print(render(rows, len(sentences), args.model_dir, args.repeats))
     print(f"\nThe recheck recomputed {runners[AUTO].backend.recheck_share:.1%} of the sentences it saw in fp32.")
+    if args.json:
+        write_json(args.json, rows, len(sentences), args.model_dir, args.repeats, runners[AUTO].backend.recheck_share,
+                   sys.argv[1:] if argv is None else argv)
+        print(f"figures written to {args.json}; python -m eval.results_tables --write puts them into the README")
     return 0
 
 

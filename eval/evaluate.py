@@ -11,7 +11,8 @@ from eval.report import ArticleRow, EvaluationResult, write_report
 from model.calibration import TemperatureScaling, calibrate
 from model.classifier import StanceClassifier
 from model.labels import LABELS
-from model.model_dir import REPORTS_DIR, SPLITS_FILE, read_splits
+from model.model_dir import REPORTS_DIR, SPLITS_FILE, WEIGHTS_FILE, read_splits
+from model.temperature_folding import refold_weights_file
 from training.data import DataError, Record, contexts_for, load_records
 
 
@@ -68,26 +69,38 @@ def training_records_of(model_dir: str | Path) -> list[Record] | None:
     return split_records_of(model_dir, "train")
 
 
-def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None) -> tuple[TemperatureScaling, CalibrationSummary]:
+def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None,
+                        threads: int | None = None) -> tuple[TemperatureScaling, CalibrationSummary]:
     """`stance calibrate`: fit the temperature on `data` (default: the model's own dev split) and
-    write calibration.json into `model_dir`; the summary scores the fit on the same sentences."""
+    write calibration.json into `model_dir`; the summary scores the fit on the same sentences.
+
+    The fit is on raw logits (the torch backend unfolds any temperature already in the weights),
+    and the new temperature replaces the old one in model.safetensors, so that the weights alone
+    stay calibrated. ONNX files keep their own fold, which calibration.json records.
+    """
     records = load_records(data) if data else split_records_of(model_dir, "dev")
     if not records:
         raise DataError(f"{model_dir}: no dev split to calibrate on (splits.json or its data is missing, "
                         f"or the dev split is empty); pass a labelled JSONL file")
-    classifier = StanceClassifier.from_pretrained(model_dir)
+    classifier = StanceClassifier.from_pretrained(model_dir, backend="torch", threads=threads)
+    previous = classifier.calibration
     texts, gold, contexts = [r.text for r in records], [r.label for r in records], contexts_for(records, classifier.context)
-    calibration = calibrate(classifier, texts, gold, contexts, str(data) if data else f"dev split ({SPLITS_FILE})")
+    fitted = calibrate(classifier, texts, gold, contexts, str(data) if data else f"dev split ({SPLITS_FILE})")
+    calibration = TemperatureScaling(fitted.temperature, fitted.fitted_on, fitted.sentences, previous.folded) \
+        .with_folded([WEIGHTS_FILE], fitted.temperature)
+    refold_weights_file(model_dir, previous.folded_into(WEIGHTS_FILE), calibration.temperature)
     calibration.save(model_dir)
+    classifier.calibration = calibration
     logits = classifier.predict_logits(texts, contexts)
     return calibration, summarize_calibration(logits, gold, classifier.labels, calibration.temperature)
 
 
 def evaluate_model_dir(model_dir: str | Path, data_path: str | Path, out_dir: str | Path | None = None,
-                       bootstrap_samples: int = 1000) -> EvaluationResult:
-    """`stance evaluate`: load the model, score it on `data_path`, write the report files."""
+                       bootstrap_samples: int = 1000, backend: str = "auto", threads: int | None = None) -> EvaluationResult:
+    """`stance evaluate`: load the model (on `backend`, see StanceClassifier.from_pretrained), score
+    it on `data_path`, write the report files."""
     records = load_records(data_path)
-    classifier = StanceClassifier.from_pretrained(model_dir)
+    classifier = StanceClassifier.from_pretrained(model_dir, backend=backend, threads=threads)
     result = evaluate_records(classifier, records, name=f"model {Path(model_dir).name}", data=str(data_path),
                               train_records=training_records_of(model_dir), bootstrap_samples=bootstrap_samples)
     out = Path(out_dir) if out_dir else Path(model_dir) / REPORTS_DIR / Path(data_path).stem

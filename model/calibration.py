@@ -4,13 +4,15 @@ probability of 0.8 is right about 80% of the time.
 The temperature is fitted on held-out sentences (`fit_temperature`, Guo et al., 2017: the
 negative log-likelihood of their gold labels minimised over one temperature) and stored beside the
 weights in calibration.json; every backend's logits pass through it. It never changes which
-label wins, only how sure the model says it is.
+label wins, only how sure the model says it is. Training and `stance calibrate` also fold it into
+the weights (model/temperature_folding.py); `folded` records that, per weight file, so that it is
+applied once.
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -32,6 +34,18 @@ class TemperatureScaling:
     temperature: float = 1.0
     fitted_on: str = ""
     sentences: int = 0
+    # Weight file name -> the temperature already divided into its classification head. A backend
+    # multiplies its logits by its file's entry to get raw logits back; absent (older directories,
+    # unfolded files): 1.0.
+    folded: dict[str, float] = field(default_factory=dict)
+
+    def folded_into(self, file_name: str) -> float:
+        """The temperature folded into weight file `file_name` (1.0 when none is)."""
+        return self.folded.get(file_name, 1.0)
+
+    def with_folded(self, file_names: Sequence[str], temperature: float) -> "TemperatureScaling":
+        """This calibration, recording that `temperature` is now folded into each of `file_names`."""
+        return replace(self, folded={**self.folded, **{name: float(temperature) for name in file_names}})
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, one row per row of logits."""
@@ -57,7 +71,12 @@ class TemperatureScaling:
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
                 or not math.isfinite(temperature) or temperature <= 0:
             raise CalibrationFileError(f"{path}: field 'temperature' must be a positive number, got {temperature!r}")
-        return cls(float(temperature), str(raw.get("fitted_on", "")), int(raw.get("sentences", 0)))
+        folded = raw.get("folded", {})
+        if not isinstance(folded, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in folded.values()):
+            raise CalibrationFileError(f"{path}: field 'folded' must map weight file names to positive numbers, got {folded!r}")
+        return cls(float(temperature), str(raw.get("fitted_on", "")), int(raw.get("sentences", 0)),
+                   {str(k): float(v) for k, v in folded.items()})
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

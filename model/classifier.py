@@ -106,23 +106,28 @@ class StanceClassifier:
                 raise ModelDirectoryError(f"model directory {path} lacks {required}; is it the output of `stance train`?")
         label_map = read_label_map(path)
         max_length = max_length or label_map.max_length
+        # Read first: each backend needs the temperature folded into its own file to return raw logits.
+        calibration = TemperatureScaling.load(path)
         if backend == "auto":
             backend = "onnx" if (path / INT8_FILE).is_file() and onnxruntime_available() else "torch"
         if backend == "onnx" and precision == "auto" and (path / INT8_FILE).is_file() and (path / ONNX_FILE).is_file():
             runner = RecheckedInt8Backend(require_inside(path, path / INT8_FILE), require_inside(path, path / ONNX_FILE),
-                                          _labels_from_config(path), threads=threads)
+                                          _labels_from_config(path), threads=threads,
+                                          unfold=(calibration.folded_into(INT8_FILE), calibration.folded_into(ONNX_FILE)))
         elif backend == "onnx":
-            runner = OnnxBackend(_onnx_file(path, precision), _labels_from_config(path), threads=threads)
+            onnx_file = _onnx_file(path, precision)
+            runner = OnnxBackend(onnx_file, _labels_from_config(path), threads=threads,
+                                 unfold=calibration.folded_into(onnx_file.name))
         else:
             if not (path / WEIGHTS_FILE).is_file():
                 refuse_pickled_weights(path)
                 raise ModelDirectoryError(f"model directory {path} lacks {WEIGHTS_FILE}; is it the output of `stance train`?")
             from model.backends.torch_backend import TorchBackend
 
-            runner = TorchBackend.load(path, threads=threads)
+            runner = TorchBackend.load(path, threads=threads, unfold=calibration.folded_into(WEIGHTS_FILE))
         classifier = cls(runner, SentenceEncoder.from_file(path, max_length), max_length=max_length, batch_size=batch_size,
                          context=label_map.context)
-        classifier.calibration = TemperatureScaling.load(path)
+        classifier.calibration = calibration
         return classifier
 
     def predict(self, article: str, min_confidence: float | None = None) -> list[SentencePrediction]:

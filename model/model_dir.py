@@ -81,3 +81,30 @@ def write_splits(model_dir: str | Path, article_ids: dict[str, list[str]], data:
     write_text_atomic(Path(model_dir) / SPLITS_FILE, json.dumps(
         {**article_ids, "data": str(Path(data).resolve()), "extra_data": [str(Path(p).resolve()) for p in extra_data]},
         indent=2))
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What a reader of a model's output is told about the model: which one, and how recent."""
+
+    name: str  # the directory's name, e.g. "default" for runs/default
+    base_model: str
+    trained: str  # an ISO date-time; the weights file's date for a directory written before it was recorded
+
+
+def read_model_summary(model_dir: str | Path) -> ModelSummary:
+    """The model's name, base model and training time, from metrics.json (weights file date as a fallback)."""
+    import datetime as dt
+
+    path = Path(model_dir)
+    training: dict = {}
+    if (path / METRICS_FILE).is_file():
+        try:
+            training = json.loads((path / METRICS_FILE).read_text(encoding="utf-8")).get("training") or {}
+        except (json.JSONDecodeError, AttributeError):
+            training = {}
+    trained = training.get("finished_at")
+    if not trained:
+        stamp = (path / CONFIG_FILE).stat().st_mtime if (path / CONFIG_FILE).is_file() else 0
+        trained = dt.datetime.fromtimestamp(stamp, dt.timezone.utc).strftime("%Y-%m-%d (file date)")
+    return ModelSummary(path.resolve().name, str(training.get("base_model", "")), str(trained))

@@ -49,8 +49,8 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         "    print(s.label, s.text)",
         "```",
         "",
-        "It also loads in `transformers.pipeline(\"text-classification\", model=\"<this directory>\")`",
-        "for single sentences.",
+        "It also loads in `transformers.pipeline(\"text-classification\", model=\"<this directory>\", top_k=None)`",
+        "for single sentences, with the same calibrated probabilities (the temperature is folded into the weights).",
     ]
     return "\n".join(lines) + "\n"
 

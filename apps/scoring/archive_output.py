@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from apps.scoring.archive_input import BadArticle
+from apps.views.sentence_rows import FIRST_SENTENCE
 from model.atomic_files import replaced_atomically, write_text_atomic
 from model.classifier import SentencePrediction
 
@@ -45,11 +46,12 @@ class ScoredArticle:
 
 
 def sentence_rows(scored: ScoredArticle, labels: tuple[str, ...]) -> list[dict[str, Any]]:
-    """One row per sentence: ids, span, text, label, p_<label> for every label, carried fields."""
+    """One row per sentence: ids (sentence_id from FIRST_SENTENCE, as in `stance predict`), span, text, label,
+    p_<label> for every label, carried fields."""
     carried = carried_fields(scored.extra, labels)
     return [{"article_id": scored.article_id, "sentence_id": i, "start": p.start, "end": p.end, "text": p.text,
              "label": p.label, **{f"p_{label}": p.probabilities[label] for label in labels}, **carried}
-            for i, p in enumerate(scored.predictions)]
+            for i, p in enumerate(scored.predictions, start=FIRST_SENTENCE)]
 
 
 def carried_fields(extra: dict[str, Any], labels: tuple[str, ...]) -> dict[str, Any]:
@@ -208,7 +210,7 @@ def _parquet_table(pending: list[ScoredArticle], labels: tuple[str, ...]):
     for scored in pending:
         n = len(scored.predictions)
         columns["article_id"] += [scored.article_id] * n
-        columns["sentence_id"] += range(n)
+        columns["sentence_id"] += range(FIRST_SENTENCE, FIRST_SENTENCE + n)
         for p in scored.predictions:
             columns["start"].append(p.start)
             columns["end"].append(p.end)

@@ -12,13 +12,21 @@ import html
 import json
 import re
 from typing import Sequence
+from urllib.parse import quote
 
 from apps.views.profile import ArticleProfile, profile_predictions
+from apps.views.sentence_rows import render_csv, sentence_rows
 from model.classifier import SentencePrediction, StanceClassifier
 from model.explanation import Explanation, explain_sentences
 from model.labels import LABELS
+from model.model_dir import ModelSummary
 
-LABEL_COLOURS = {"threatening": "#f28b82", "dismissive": "#fdcf8a", "conciliatory": "#a8dab5", "neutral": "#e8eaed"}
+# Tints of the Okabe-Ito palette (vermillion, yellow, sky blue) and a light grey: they stay apart for
+# red-green colour-blind readers (tests/apps/test_html_view.py simulates deuteranopia and protanopia)
+# and keep dark text readable on top.
+LABEL_COLOURS = {"threatening": "#e49659", "dismissive": "#f2e85e", "conciliatory": "#91cef1", "neutral": "#ececec"}
+# A line of the input at most this long, before the first sentence ends, is taken for the headline.
+HEADLINE_MAX_CHARS = 160
 LABEL_MEANINGS = {
     "threatening": "warns of, weighs or takes coercive steps",
     "dismissive": "rejects, refuses, denies, brushes off",
@@ -34,7 +42,7 @@ h1 { font: 600 1.3em system-ui, sans-serif; margin-bottom: .4em; }
          background: #f8f9fa; border: 1px solid #dadce0; border-radius: 6px; }
 .score { font-size: 2em; font-weight: 600; }
 .scale { position: relative; width: 16em; height: .7em; border-radius: .35em; margin: .4em 0 .2em;
-         background: linear-gradient(to right, #34a853, #e8eaed 50%, #ea4335); }
+         background: linear-gradient(to right, #56b4e9, #ececec 50%, #d55e00); }
 .scale .marker { position: absolute; top: -.3em; width: 3px; height: 1.3em; background: #202124; }
 .scale-ends { display: flex; justify-content: space-between; width: 16em; color: #5f6368; }
 .shares { display: flex; width: 20em; height: 1.1em; border-radius: 3px; overflow: hidden; margin: .4em 0; }
@@ -51,6 +59,8 @@ article p { margin: 0 0 .9em; }
 #explain { position: sticky; bottom: 0; background: #fff; border-top: 2px solid #1a73e8; padding: .6em 1em; min-height: 1.5em; }
 #explain .word { padding: 0 .15em; border-radius: 2px; }
 .hint { color: #5f6368; }
+.meta { font: 13px/1.4 system-ui, sans-serif; color: #5f6368; margin: 0 0 1em; }
+.num { font: 11px system-ui, sans-serif; color: #5f6368; vertical-align: super; margin: 0 .15em 0 .1em; user-select: none; }
 """
 
 SCRIPT = """
@@ -134,9 +144,11 @@ def _legend() -> str:
 
 
 def _sentence_span(index: int, p: SentencePrediction) -> str:
+    """Sentence `index` (from 0) shown with its number from 1, the number of its #s<N> anchor and of every other output."""
     probs = html.escape(json.dumps({k: round(v, 4) for k, v in p.probabilities.items()}), quote=True)
     classes = "sentence abstained" if p.abstained else "sentence"
-    return (f'<span class="{classes}" id="s{index + 1}" data-label="{p.label}" data-probs="{probs}" tabindex="0" '
+    return (f'<span class="num" aria-hidden="true">{index + 1}</span>'
+            f'<span class="{classes}" id="s{index + 1}" data-label="{p.label}" data-probs="{probs}" tabindex="0" '
             f'style="background-color:{LABEL_COLOURS[p.label]}">{html.escape(p.text)}</span>')
 
 
@@ -152,12 +164,42 @@ def _article_body(text: str, predictions: Sequence[SentencePrediction]) -> str:
     return "".join(f"<p>{' '.join(spans)}</p>" for spans in paragraphs if spans)
 
 
+def headline(text: str, predictions: Sequence[SentencePrediction]) -> str:
+    """What the page is titled by: the article's first line when it is short and ends before the
+    first sentence does (a headline), else its first sentence."""
+    first_line = text.strip().split("\n", 1)[0].strip()
+    if first_line and len(first_line) <= HEADLINE_MAX_CHARS and (
+            not predictions or text.find(first_line) + len(first_line) <= predictions[0].end):
+        return first_line
+    return predictions[0].text if predictions else ""
+
+
+def _meta_line(rows_csv: str, article_id: str, date: str | None, model: ModelSummary | None) -> str:
+    """Date, model and the CSV download, under the title."""
+    parts = [f"dated {html.escape(date)}"] if date else []
+    if model:
+        base = f" ({html.escape(model.base_model)})" if model.base_model else ""
+        parts.append(f'labelled by model <b id="model-name">{html.escape(model.name)}</b>{base}, trained '
+                     f'<span id="model-trained">{html.escape(model.trained)}</span>')
+    name = re.sub(r"[^\w.-]+", "_", article_id or "article")
+    # A data: URI, not a fetch: the page stays self-contained.
+    parts.append(f'<a id="csv" download="{html.escape(name, quote=True)}.csv" '
+                 f'href="data:text/csv;charset=utf-8,{quote(rows_csv, safe="")}">download the sentences as CSV</a>')
+    return f'<p class="meta" id="meta">{" &middot; ".join(parts)}</p>'
+
+
 def render_article_html(text: str, predictions: Sequence[SentencePrediction], profile: ArticleProfile,
-                        explanations: Sequence[Explanation], title: str = "", top_words: int = 5) -> str:
-    """The page for one article labelled by StanceClassifier.predict; `explanations` align with `predictions`."""
+                        explanations: Sequence[Explanation], title: str = "", top_words: int = 5,
+                        model: ModelSummary | None = None, labels: Sequence[str] = LABELS) -> str:
+    """The page for one article labelled by StanceClassifier.predict; `explanations` align with `predictions`.
+
+    Titled by `title`, else the article's headline; the profile's article id and date, and `model`,
+    are shown under it beside a CSV download of the sentences (the rows of `stance predict --format csv`).
+    """
     if len(explanations) != len(predictions):
         raise ValueError(f"{len(explanations)} explanations for {len(predictions)} sentences")
-    title = title or profile.article_id or "article"
+    title = title or headline(text, predictions) or profile.article_id or "article"
+    rows_csv = render_csv(sentence_rows(predictions, profile.article_id), labels)
     explained = [{"label": e.label, "probability": round(e.probability, 4),
                   "words": [{"word": w.word, "weight": round(w.weight, 4)} for w in e.words],
                   "top": [{"word": w.word, "weight": round(w.weight, 4)} for w in e.top_words(top_words)]}
@@ -168,6 +210,7 @@ def render_article_html(text: str, predictions: Sequence[SentencePrediction], pr
 <title>{safe_title}: stance</title><style>{STYLE}</style></head>
 <body>
 <h1>{safe_title}</h1>
+{_meta_line(rows_csv, profile.article_id, profile.date, model)}
 {_profile_panel(profile)}
 {_legend()}
 <article id="article">{_article_body(text, predictions)}</article>
@@ -180,8 +223,10 @@ def render_article_html(text: str, predictions: Sequence[SentencePrediction], pr
 """
 
 
-def article_page(classifier: StanceClassifier, text: str, title: str = "", min_confidence: float | None = None) -> str:
+def article_page(classifier: StanceClassifier, text: str, article_id: str = "", min_confidence: float | None = None,
+                 date: str | None = None, model: ModelSummary | None = None) -> str:
     """Label, profile and explain one article and render its page (`stance predict --format html`)."""
     predictions = classifier.predict(text, min_confidence=min_confidence)
     explanations = explain_sentences(classifier, [p.text for p in predictions])
-    return render_article_html(text, predictions, profile_predictions(predictions, title), explanations, title)
+    return render_article_html(text, predictions, profile_predictions(predictions, article_id, date), explanations,
+                               model=model, labels=classifier.labels)

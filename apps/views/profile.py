@@ -55,6 +55,7 @@ def profile_predictions(predictions: Sequence[SentencePrediction], article_id: s
 
 
 def profile_article(classifier: StanceClassifier, text: str, article_id: str = "",
-                    date: str | None = None) -> ArticleProfile:
-    """Label every sentence of `text` and return its profile."""
-    return profile_predictions(classifier.predict(text), article_id, date)
+                    date: str | None = None, min_confidence: float | None = None) -> ArticleProfile:
+    """Label every sentence of `text` and return its profile; with `min_confidence`, sentences the
+    model is less sure of count as neutral (as `predict` labels them)."""
+    return profile_predictions(classifier.predict(text, min_confidence=min_confidence), article_id, date)

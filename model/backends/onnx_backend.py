@@ -35,9 +35,11 @@ class OnnxBackend:
     name = "onnx"
 
     def __init__(self, model_file: str | Path, labels: tuple[str, ...], threads: int | None = None,
-                 spin: bool = True) -> None:
+                 spin: bool = True, unfold: float = 1.0) -> None:
         """`spin=False`: the session's threads sleep as soon as a call ends instead of spinning for
-        the next one; for a session that shares the cores with another (the fp32 recheck)."""
+        the next one; for a session that shares the cores with another (the fp32 recheck).
+        `unfold`: the temperature folded into the file's head (model/temperature_folding.py);
+        logits are multiplied by it, so that callers always get raw logits."""
         ort = import_onnxruntime()
         options = ort.SessionOptions()
         if not spin:
@@ -48,10 +50,12 @@ class OnnxBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.model_file = Path(model_file)
         self.labels = labels
+        self.unfold = unfold
         self._session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
         self._input_names = [i.name for i in self._session.get_inputs()]
         self._output_name = self._session.get_outputs()[0].name
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Logits, one row per sentence, for inputs as `EncodedSentences.batch` returns them."""
-        return self._session.run([self._output_name], {name: inputs[name] for name in self._input_names})[0]
+        logits = self._session.run([self._output_name], {name: inputs[name] for name in self._input_names})[0]
+        return logits * np.float32(self.unfold) if self.unfold != 1.0 else logits

@@ -32,8 +32,11 @@ class RecheckedInt8Backend:
     name = "onnx"
 
     def __init__(self, int8_file: str | Path, fp32_file: str | Path, labels: tuple[str, ...],
-                 threads: int | None = None, margin: float = RECHECK_MARGIN) -> None:
-        self.int8 = OnnxBackend(int8_file, labels, threads=threads)
+                 threads: int | None = None, margin: float = RECHECK_MARGIN,
+                 unfold: tuple[float, float] = (1.0, 1.0)) -> None:
+        """`unfold`: the temperatures folded into the int8 and the fp32 file (see OnnxBackend)."""
+        self.int8 = OnnxBackend(int8_file, labels, threads=threads, unfold=unfold[0])
+        self._fp32_unfold = unfold[1]
         self.model_file = self.int8.model_file
         self.check_file = Path(fp32_file)
         self.labels = labels
@@ -64,7 +67,8 @@ class RecheckedInt8Backend:
     def _fp32_backend(self) -> OnnxBackend:
         with self._lock:
             if self._fp32 is None:
-                self._fp32 = OnnxBackend(self.check_file, self.labels, threads=self._threads, spin=False)
+                self._fp32 = OnnxBackend(self.check_file, self.labels, threads=self._threads, spin=False,
+                                         unfold=self._fp32_unfold)
             return self._fp32
 
 

@@ -18,8 +18,11 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, unfold: float = 1.0) -> None:
+        """`unfold`: the temperature folded into the model's head (model/temperature_folding.py);
+        logits are multiplied by it, so that callers always get raw logits."""
         self.model = model.eval()
+        self.unfold = unfold
         id2label = model.config.id2label
         self.labels: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
         accepted = inspect.signature(model.forward).parameters
@@ -27,13 +30,13 @@ class TorchBackend:
         self._input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in accepted]
 
     @classmethod
-    def load(cls, model_dir: str | Path, threads: int | None = None) -> "TorchBackend":
+    def load(cls, model_dir: str | Path, threads: int | None = None, unfold: float = 1.0) -> "TorchBackend":
         """Read the safetensors weights; torch runs `threads` intra-op threads (default: one per
         available physical core)."""
         from transformers import AutoModelForSequenceClassification
 
         torch.set_num_threads(threads or physical_cores_available())
-        return cls(AutoModelForSequenceClassification.from_pretrained(Path(model_dir), use_safetensors=True))
+        return cls(AutoModelForSequenceClassification.from_pretrained(Path(model_dir), use_safetensors=True), unfold)
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Logits, one row per sentence, for inputs as `EncodedSentences.batch` returns them."""
@@ -43,4 +46,5 @@ class TorchBackend:
         device = next(self.model.parameters()).device  # the trainer may hold the model on a GPU
         with torch.inference_mode():
             output = self.model(**{name: torch.from_numpy(inputs[name]).to(device) for name in self._input_names})
-        return output.logits.float().cpu().numpy()
+        logits = output.logits.float().cpu().numpy()
+        return logits * np.float32(self.unfold) if self.unfold != 1.0 else logits

@@ -17,6 +17,7 @@ import numpy as np
 
 from model.atomic_files import replaced_atomically
 from model.backends.onnx_backend import INSTALL_HINT
+from model.calibration import TemperatureScaling
 from model.encoding import SentenceEncoder
 from model.model_dir import INT8_FILE, ONNX_FILE, WEIGHTS_FILE, read_label_map
 
@@ -87,7 +88,16 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> OnnxExport:
         int8_file = path / INT8_FILE
         with replaced_atomically(int8_file) as scratch:
             quantize_int8(fp32, scratch, encoder)
+    _record_fold(path, [fp32.name] + ([int8_file.name] if int8_file else []))
     return OnnxExport(fp32, int8_file, time.perf_counter() - started)
+
+
+def _record_fold(path: Path, written: list[str]) -> None:
+    """The ONNX files hold whatever temperature model.safetensors had folded in; say so in calibration.json."""
+    calibration = TemperatureScaling.load(path)
+    folded = calibration.folded_into(WEIGHTS_FILE)
+    if any(calibration.folded_into(name) != folded for name in written):
+        calibration.with_folded(written, folded).save(path)
 
 
 def _check_against_torch(onnx_file: Path, model, encoder: SentenceEncoder, names: list[str]) -> None:

@@ -46,7 +46,7 @@ def test_every_sentence_scored_once_and_bad_records_listed(tiny_model, tmp_path)
     for article_id, text in articles.items():
         mine = sorted((r for r in rows if r["article_id"] == article_id), key=row_key)
         expected = classifier.predict(text)
-        assert [r["sentence_id"] for r in mine] == list(range(len(split_sentences(text))))
+        assert [r["sentence_id"] for r in mine] == list(range(1, len(split_sentences(text)) + 1))  # from 1, as predict
         assert [(r["text"], r["start"], r["end"], r["label"]) for r in mine] == [(p.text, p.start, p.end, p.label) for p in expected]
         for r, p in zip(mine, expected):
             assert [r[f"p_{label}"] for label in classifier.labels] == pytest.approx([p.probabilities[label] for label in classifier.labels], abs=1e-6)

@@ -56,3 +56,15 @@ def test_profile_command_writes_csv_and_plot(tiny_model, tmp_path, capsys):
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 10_000
     assert main(["profile", str(tiny_model), str(tmp_path / "nope.jsonl")]) == 2
     assert "nope.jsonl: no such file" in capsys.readouterr().err
+
+
+def test_profile_out_min_confidence_and_max_articles(tiny_model, tmp_path, capsys):
+    articles = tmp_path / "articles.jsonl"
+    rows = [{"article_id": f"a{i}", "text": "Moscow threatened to cut gas supplies. Kyiv rejected the demand."} for i in range(3)]
+    articles.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "profile.csv"
+    assert main(["profile", str(tiny_model), str(articles), "--out", str(out), "--min-confidence", "1",
+                 "--max-articles", "2"]) == 0
+    table = list(csv.DictReader(out.open()))
+    assert [r["article_id"] for r in table] == ["a0", "a1"]
+    assert all(r["count_neutral"] == r["sentences"] == "2" for r in table)  # every sentence below 1.0 abstains

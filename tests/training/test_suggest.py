@@ -68,6 +68,10 @@ def test_suggest_command_writes_the_labelling_format_and_the_labels_train(tiny_m
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 10 and len({(r["article_id"], r["sentence_id"]) for r in rows}) == 10
     assert all(r["label"] == "" and "previous" in r and "first" in r and 0 <= r["uncertainty"] <= 1 for r in rows)
+    one = tmp_path / "one_article.jsonl"
+    assert main(["suggest", str(tiny_model), str(articles), "--sentences", "3", "--max-articles", "1", "--out", str(one)]) == 0
+    assert len({json.loads(line)["article_id"] for line in one.read_text().splitlines()}) == 1
+    capsys.readouterr()
     # The analyst fills in the labels, and the file trains as it is (with its own context).
     for row in rows:
         row["label"] = row["predicted"]
