@@ -1,4 +1,4 @@
-"""The `stance` command: train, evaluate, predict, export, and measure sentence splitting."""
+"""The `stance` command: train, evaluate, predict, export, serve, and measure sentence splitting."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from apps.scoring.archive_input import ArchiveInputError
 from apps.scoring.archive_output import ArchiveOutputError
+from apps.server.command import add_serve_command
 from model.articles import DECODE_ERRORS, ArticleFileError, read_article
 from model.base_model import BaseModelError
 from model.calibration import CalibrationFileError
@@ -307,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--max-articles", type=_positive_int, help="stop after scoring this many articles (resume later)")
     score.add_argument("--threads", type=_positive_int, help="local engine: inference threads (default: one per physical core)")
     score.set_defaults(run=_score)
+
+    add_serve_command(commands, _positive_int)
     return parser
 
 
