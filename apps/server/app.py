@@ -27,9 +27,9 @@ from apps.server.batching import SentenceBatcher
 from apps.server.page import page_html
 from apps.server.settings import ServerSettings
 from apps.views.html_view import render_article_html
+from apps.views.profile import profile_predictions
 from model.classifier import SentencePrediction, StanceClassifier
 from model.explanation import explain_sentences
-from apps.views.profile import profile_predictions
 from model.sentences import split_sentences
 
 log = logging.getLogger("stance.serve")
@@ -179,26 +179,25 @@ async def health(request: Request) -> HealthResponse:
 
 
 @router.post("/predict", response_model=PredictResponse, summary="split an article and label every sentence")
-async def predict(body: PredictRequest, request: Request) -> PredictResponse:
+async def predict(body: PredictRequest, request: Request) -> JSONResponse:
     served = _served(request)
     async with _time_limit(served.settings):
         predictions = await served.predict(body.text, body.min_confidence)
-    return PredictResponse(sentences=[SentenceOut(text=p.text, start=p.start, end=p.end, label=p.label,
-                                                  probabilities=p.probabilities, truncated=p.truncated,
-                                                  abstained=p.abstained) for p in predictions])
+    # Built directly rather than validated again through the response model (which still
+    # documents it): a long article's answer is thousands of small objects.
+    return JSONResponse({"sentences": [asdict(p) for p in predictions]})
 
 
 @router.post("/predict_sentences", response_model=SentencesResponse,
              summary="label sentences already split (one article's, in order)")
-async def predict_sentences(body: SentencesRequest, request: Request) -> SentencesResponse:
+async def predict_sentences(body: SentencesRequest, request: Request) -> JSONResponse:
     served = _served(request)
     served.check_count(len(body.sentences))
     async with _time_limit(served.settings):
         probabilities = await served.batcher.probabilities(body.sentences)
     labels = served.classifier.labels
-    return SentencesResponse(predictions=[SentenceProbabilities(label=labels[int(row.argmax())],
-                                                                probabilities=dict(zip(labels, row.tolist())))
-                                          for row in probabilities])
+    return JSONResponse({"predictions": [{"label": labels[int(row.argmax())], "probabilities": dict(zip(labels, row.tolist()))}
+                                         for row in probabilities]})
 
 
 @router.post("/view", response_class=HTMLResponse, summary="the HTML view of an article (what the page at / shows)")

@@ -106,9 +106,11 @@ class Browser:
         self.call("Input.insertText", text=text)
 
     def click(self, selector: str) -> None:
-        """A real mouse click at the middle of the element."""
-        box = self.evaluate(f"(function () {{ var r = document.querySelector({json.dumps(selector)})"
-                            ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        """A real mouse click on the element, scrolled into view first: at the middle of its first
+        box, since the middle of a sentence that wraps over lines may lie on another one."""
+        box = self.evaluate(f"(function () {{ var e = document.querySelector({json.dumps(selector)}); "
+                            "e.scrollIntoView({block: 'center'}); var r = e.getClientRects()[0]; "
+                            "return [r.x + r.width / 2, r.y + r.height / 2]; })()")
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
 

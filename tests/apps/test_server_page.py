@@ -27,10 +27,11 @@ def rgb(colour: str) -> list[int]:
     return [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
 
 
-def label_in_browser(model_dir: Path, article: str, screenshot: Path) -> list[dict]:
-    """Serve `model_dir`, paste `article` into the page, press Label; the sentences the view shows."""
+def label_in_browser(model_dir: Path, article: str, screenshot: Path, height: int = 1000) -> list[dict]:
+    """Serve `model_dir`, paste `article` into the page, press Label; the sentences the view shows.
+    (docs/serve_page.png is this run on the example article with a trained model, height 1400.)"""
     chromium_path()  # skips the test where there is no chromium
-    with ServerProcess(model_dir) as server, Browser(width=1000, height=1000) as browser:
+    with ServerProcess(model_dir) as server, Browser(width=1000, height=height) as browser:
         browser.open(server.url)
         browser.paste("#article", article)
         browser.evaluate("document.getElementById('title').value = 'Gas dispute'")
@@ -39,6 +40,7 @@ def label_in_browser(model_dir: Path, article: str, screenshot: Path) -> list[di
         shown = browser.evaluate(SENTENCES)
         browser.click("#s2")  # the view's own script runs in the page: a click explains sentence 2
         browser.wait_for("document.getElementById('explain').textContent.indexOf('Sentence 2 is') >= 0")
+        browser.evaluate("window.scrollTo(0, 0)")
         browser.screenshot(screenshot)
     return shown
 
