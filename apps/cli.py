@@ -1,4 +1,4 @@
-"""The `stance` command: train, evaluate, predict, export, and measure sentence splitting.
+"""The `stance` command: train, evaluate, predict, export, serve, and measure sentence splitting.
 
 One meaning per flag across subcommands: `--out` is where the command's product goes (its help
 says whether a file or a folder), and `--backend`, `--threads`, `--min-confidence`,
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from apps.scoring.archive_input import ArchiveInputError
 from apps.scoring.archive_output import ArchiveOutputError
+from apps.server.command import add_serve_command
 from model.articles import DECODE_ERRORS, ArticleFileError, read_article
 from model.base_model import BaseModelError
 from model.calibration import CalibrationFileError
@@ -438,6 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="longer articles go to the errors file (default: 200000)")
     _max_articles(score, "stop after scoring N articles (resume later)")
     score.set_defaults(run=_score)
+
+    add_serve_command(commands, _positive_int)
     return parser
 
 

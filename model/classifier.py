@@ -21,7 +21,7 @@ from model.model_dir import (CONFIG_FILE, INT8_FILE, ONNX_FILE, TOKENIZER_FILE, 
 from model.backends.onnx_backend import OnnxBackend, onnxruntime_available
 from model.backends.onnx_recheck import RecheckedInt8Backend
 from model.safe_weights import refuse_pickled_weights, require_inside
-from model.sentences import split_sentences
+from model.sentences import Sentence, split_sentences
 
 BACKENDS = ("auto", "onnx", "torch")
 PRECISIONS = ("auto", "int8", "fp32")
@@ -138,10 +138,18 @@ class StanceClassifier:
         """
         if not isinstance(article, str):
             raise TypeError(f"predict expects the article text as a str, got {type(article).__name__}")
-        if min_confidence is not None and not 0 <= min_confidence <= 1:
-            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
+        _check_min_confidence(min_confidence)
         sentences = split_sentences(article)
-        probabilities = self.predict_proba([s.text for s in sentences])
+        return self.label_sentences(sentences, self.predict_proba([s.text for s in sentences]), min_confidence)
+
+    def label_sentences(self, sentences: Sequence[Sentence], probabilities: np.ndarray,
+                        min_confidence: float | None = None) -> list[SentencePrediction]:
+        """What `predict` returns for an article's `sentences` (from split_sentences), given their
+        probabilities from predict_proba: so that a caller that computes the probabilities
+        elsewhere (the HTTP server, in forward passes shared with other requests) labels alike."""
+        _check_min_confidence(min_confidence)
+        if len(probabilities) != len(sentences):
+            raise ValueError(f"label_sentences got {len(sentences)} sentences but {len(probabilities)} rows of probabilities")
         truncated = self.encoder.truncated([s.text for s in sentences])
         best = probabilities.argmax(axis=1)
         abstain = probabilities.max(axis=1) < (min_confidence or 0.0)
@@ -190,6 +198,11 @@ class StanceClassifier:
     def explain(self, sentence: str) -> Explanation:
         """The words that pushed `sentence` to its label, by occlusion (model/explanation.py)."""
         return explain_by_occlusion(self, sentence)
+
+
+def _check_min_confidence(min_confidence: float | None) -> None:
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
 
 
 def _onnx_file(path: Path, precision: str) -> Path:

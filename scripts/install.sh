@@ -9,6 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-# The ray extra (`stance score --engine ray`, and its test) adds about 240 MB and 20-30 s.
-.venv/bin/python -m pip install --quiet -e ".[dev,onnx,ray]"
+# The ray extra (`stance score/serve --engine ray`, and their tests) adds about 240 MB and 20-30 s;
+# serve (FastAPI, uvicorn, httpx) is what `stance serve` and its tests need.
+.venv/bin/python -m pip install --quiet -e ".[dev,onnx,ray,serve]"
 echo "installed into .venv ($(.venv/bin/python -c 'import torch, transformers; print(f"torch {torch.__version__}, transformers {transformers.__version__}")'))"

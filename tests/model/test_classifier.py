@@ -21,6 +21,17 @@ def test_predict_labels_every_sentence_with_spans(tiny_model):
         assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_label_sentences_from_probabilities_computed_elsewhere_equal_predict(tiny_model):
+    from model.sentences import split_sentences
+
+    classifier = StanceClassifier.from_pretrained(tiny_model)
+    sentences = split_sentences(ARTICLE)
+    probabilities = classifier.predict_proba([s.text for s in sentences])
+    assert classifier.label_sentences(sentences, probabilities, 0.9) == classifier.predict(ARTICLE, min_confidence=0.9)
+    with pytest.raises(ValueError, match="3 sentences but 2 rows"):
+        classifier.label_sentences(sentences, probabilities[:2])
+
+
 def test_batched_sorted_inference_keeps_input_order(tiny_model):
     classifier = StanceClassifier.from_pretrained(tiny_model, batch_size=2)
     sentences = ["Short one.", "A much longer sentence about tariffs imposed on steel by the government.", "Mid length text here.",

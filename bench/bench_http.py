@@ -1,0 +1,185 @@
+"""HTTP serving benchmark (issue 16): `stance serve` under 1, 8 and 32 concurrent clients sending
+whole articles, against in-process `predict_proba` on the same sentences. Prints a Markdown table.
+
+    python bench/bench_http.py MODEL_DIR [--articles ../shared/data/realnews_dev_articles.jsonl]
+                               [--clients 1 8 32] [--requests 96] [--json results.json]
+
+The server runs in a subprocess on a free loopback port (`stance serve`, the same backend and
+threads as the in-process run); each client is a thread with its own connection that sends the
+articles in turn, `--requests` requests per concurrency level in all. Throughput is sentences
+answered per second of wall time; latency is per request. The in-process rate is one
+`predict_proba` call on all the sentences of the articles (split beforehand, as the server splits
+them), median of `--repeats` runs: the batch throughput the server is compared with.
+
+Not a test: it takes a few minutes on two cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_ARTICLES = ROOT.parent / "shared" / "data" / "realnews_dev_articles.jsonl"
+CORPUS = ROOT / "data" / "corpus"
+
+
+def load_articles(path: Path | None) -> tuple[list[str], str]:
+    """Article texts and where they came from: a JSONL of articles, else the team's corpus
+    with each article's sentences joined into paragraphs."""
+    if path is not None and path.is_file():
+        from model.articles import load_articles as read_articles
+
+        return [a.text for a in read_articles(path)], str(path)
+    articles: dict[str, list[str]] = {}
+    for file in sorted(CORPUS.glob("*.jsonl")):
+        for line in file.open(encoding="utf-8"):
+            record = json.loads(line)
+            articles.setdefault(record["article_id"], []).append(record["text"])
+    return ["\n\n".join(sentences) for sentences in list(articles.values())[:60]], f"{CORPUS} (first 60 articles)"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def in_process_seconds(model_dir: Path, sentences: list[str], backend: str, threads: int | None,
+                       repeats: int) -> list[float]:
+    """Seconds of each of `repeats` predict_proba calls on all the sentences, after a warm-up."""
+    from model import StanceClassifier
+
+    classifier = StanceClassifier.from_pretrained(model_dir, backend=backend, threads=threads)
+    classifier.predict_proba(sentences[:64])
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        classifier.predict_proba(sentences)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def http_run(url: str, articles: list[str], clients: int, requests: int) -> dict:
+    """`requests` POST /predict from `clients` threads; sentences/s, latency percentiles, model calls."""
+    import httpx
+
+    local = threading.local()
+
+    def send(i: int) -> tuple[float, int]:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=url, timeout=600)
+        started = time.perf_counter()
+        response = local.client.post("predict", json={"text": articles[i % len(articles)]})
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise SystemExit(f"request {i} got {response.status_code}: {response.text[:500]}")
+        return elapsed, len(response.json()["sentences"])
+
+    before = httpx.get(url + "health").json()["batching"]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(send, range(requests)))
+    wall = time.perf_counter() - started
+    after = httpx.get(url + "health").json()["batching"]
+    latencies = [latency for latency, _ in results]
+    sentences = sum(n for _, n in results)
+    calls = after["model_calls"] - before["model_calls"]
+    return {"clients": clients, "requests": requests, "sentences": sentences, "seconds": round(wall, 2),
+            "sentences_per_s": round(sentences / wall, 1), "p50_latency_s": round(percentile(latencies, 0.5), 3),
+            "p95_latency_s": round(percentile(latencies, 0.95), 3), "model_calls": calls,
+            "sentences_per_call": round(sentences / max(calls, 1), 1)}
+
+
+def cpu_flags() -> str:
+    try:
+        flags = set(next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split())
+    except (OSError, StopIteration):
+        return "unknown"
+    wanted = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
+    return " ".join(wanted) or "no AVX2"
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--articles", type=Path, default=DEFAULT_ARTICLES,
+                        help=f"JSONL of articles (article_id, text); default {DEFAULT_ARTICLES}, else the team's corpus")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrency levels (default 1 8 32)")
+    parser.add_argument("--requests", type=int, default=96, help="requests per concurrency level (default 96)")
+    parser.add_argument("--repeats", type=int, default=3, help="in-process runs, median taken (default 3)")
+    parser.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto")
+    parser.add_argument("--threads", type=int, help="inference threads, here and in the server (default: physical cores)")
+    parser.add_argument("--max-batch", type=int, default=64)
+    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--json", type=Path, help="also write the results here (JSON)")
+    args = parser.parse_args(argv)
+    if not (args.model_dir / "config.json").is_file():
+        parser.error(f"{args.model_dir} is not a model directory (no config.json)")
+    if not 1 <= args.requests <= 10_000 or not all(1 <= c <= 256 for c in args.clients):
+        parser.error("--requests must be in 1..10000 and --clients in 1..256")
+
+    from apps.server.local import ServerProcess
+    from model.sentences import split_sentences
+
+    articles, source = load_articles(args.articles)
+    sentences = [s.text for text in articles for s in split_sentences(text)]
+    server_args = ["--backend", args.backend, "--max-batch", str(args.max_batch), "--max-wait-ms", str(args.max_wait_ms)]
+    if args.threads:
+        server_args += ["--threads", str(args.threads)]
+    # In-process before and after the server runs (never beside it, so that the two never share
+    # the cores), and the median of both: on a shared machine the load drifts during the run.
+    seconds = in_process_seconds(args.model_dir, sentences, args.backend, args.threads, args.repeats)
+    with ServerProcess(args.model_dir, server_args, start_timeout_s=300) as server:
+        import httpx
+
+        health = httpx.get(server.url + "health").json()
+        http_run(server.url, articles, max(args.clients), min(args.requests, 2 * max(args.clients)))  # warm-up
+        runs = [http_run(server.url, articles, clients, args.requests) for clients in args.clients]
+    seconds += in_process_seconds(args.model_dir, sentences, args.backend, args.threads, args.repeats)
+    rate = len(sentences) / statistics.median(seconds)
+    for run in runs:
+        run["ratio_to_in_process"] = round(run["sentences_per_s"] / rate, 2)
+
+    result = {"model": str(args.model_dir), "backend": health["backend"], "weights": health["weights"],
+              "articles": len(articles), "article_source": source, "sentences_in_articles": len(sentences),
+              "in_process_sentences_per_s": round(rate, 1), "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
+              "in_process_runs_s": [round(s, 2) for s in seconds],
+              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, flags: {cpu_flags()}",
+              "versions": {name: _version(name) for name in ("torch", "onnxruntime", "numpy", "fastapi", "uvicorn")},
+              "load_average_at_end": [round(x, 1) for x in os.getloadavg()], "http": runs}
+    print(f"{result['machine']}; model {args.model_dir.name} ({health['backend']}: {', '.join(health['weights'])}); "
+          f"{len(articles)} articles, {len(sentences)} sentences, from {source}\n")
+    print(f"in-process predict_proba on all {len(sentences)} sentences: {rate:.0f} sentences/s\n")
+    print("| clients | requests | sentences/s | x in-process | p50 latency (s) | p95 latency (s) | sentences per model call |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for run in runs:
+        print(f"| {run['clients']} | {run['requests']} | {run['sentences_per_s']:.0f} | {run['ratio_to_in_process']:.2f} | "
+              f"{run['p50_latency_s']:.2f} | {run['p95_latency_s']:.2f} | {run['sentences_per_call']:.0f} |")
+    if args.json:
+        from model.atomic_files import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
+        print(f"\nresults written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
