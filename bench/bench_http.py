@@ -7,9 +7,10 @@ whole articles, against in-process `predict_proba` on the same sentences. Prints
 The server runs in a subprocess on a free loopback port (`stance serve`, the same backend and
 threads as the in-process run); each client is a thread with its own connection that sends the
 articles in turn, `--requests` requests per concurrency level in all. Throughput is sentences
-answered per second of wall time; latency is per request. The in-process rate is one
-`predict_proba` call on all the sentences of the articles (split beforehand, as the server splits
-them), median of `--repeats` runs: the batch throughput the server is compared with.
+answered per second of wall time; latency is per request. Each level is compared with one
+in-process `predict_proba` call (this process, same backend and threads) on exactly the
+sentences its requests carried, split beforehand: the batch throughput, timed right before and
+right after the level (mean of the two), so that both see the same load on a shared machine.
 
 Not a test: it takes a few minutes on two cores.
 """
@@ -53,19 +54,21 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def in_process_seconds(model_dir: Path, sentences: list[str], backend: str, threads: int | None,
-                       repeats: int) -> list[float]:
-    """Seconds of each of `repeats` predict_proba calls on all the sentences, after a warm-up."""
-    from model import StanceClassifier
+def in_process_rate(classifier, sentences: list[str]) -> float:
+    """Sentences/s of one predict_proba call on all `sentences` (the batch throughput)."""
+    started = time.perf_counter()
+    classifier.predict_proba(sentences)
+    return len(sentences) / (time.perf_counter() - started)
 
-    classifier = StanceClassifier.from_pretrained(model_dir, backend=backend, threads=threads)
-    classifier.predict_proba(sentences[:64])
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        classifier.predict_proba(sentences)
-        seconds.append(time.perf_counter() - started)
-    return seconds
+
+def split_rate(articles: list[str]) -> float:
+    """Sentences/s of split_sentences alone: work the server does per request that a
+    predict_proba on ready-split sentences does not."""
+    from model.sentences import split_sentences
+
+    started = time.perf_counter()
+    count = sum(len(split_sentences(text)) for text in articles)
+    return count / (time.perf_counter() - started)
 
 
 def http_run(url: str, articles: list[str], clients: int, requests: int) -> dict:
@@ -124,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"JSONL of articles (article_id, text); default {DEFAULT_ARTICLES}, else the team's corpus")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrency levels (default 1 8 32)")
     parser.add_argument("--requests", type=int, default=96, help="requests per concurrency level (default 96)")
-    parser.add_argument("--repeats", type=int, default=3, help="in-process runs, median taken (default 3)")
     parser.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto")
     parser.add_argument("--threads", type=int, help="inference threads, here and in the server (default: physical cores)")
     parser.add_argument("--max-batch", type=int, default=64)
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests must be in 1..10000 and --clients in 1..256")
 
     from apps.server.local import ServerProcess
+    from model import StanceClassifier
     from model.sentences import split_sentences
 
     articles, source = load_articles(args.articles)
@@ -144,35 +147,43 @@ def main(argv: list[str] | None = None) -> int:
     server_args = ["--backend", args.backend, "--max-batch", str(args.max_batch), "--max-wait-ms", str(args.max_wait_ms)]
     if args.threads:
         server_args += ["--threads", str(args.threads)]
-    # In-process before and after the server runs (never beside it, so that the two never share
-    # the cores), and the median of both: on a shared machine the load drifts during the run.
-    seconds = in_process_seconds(args.model_dir, sentences, args.backend, args.threads, args.repeats)
+    classifier = StanceClassifier.from_pretrained(args.model_dir, backend=args.backend, threads=args.threads)
+    classifier.predict_proba(sentences[:64])  # warm-up
+    runs = []
     with ServerProcess(args.model_dir, server_args, start_timeout_s=300) as server:
         import httpx
 
         health = httpx.get(server.url + "health").json()
         http_run(server.url, articles, max(args.clients), min(args.requests, 2 * max(args.clients)))  # warm-up
-        runs = [http_run(server.url, articles, clients, args.requests) for clients in args.clients]
-    seconds += in_process_seconds(args.model_dir, sentences, args.backend, args.threads, args.repeats)
-    rate = len(sentences) / statistics.median(seconds)
-    for run in runs:
-        run["ratio_to_in_process"] = round(run["sentences_per_s"] / rate, 2)
+        for clients in args.clients:
+            # The same sentences in-process right before and after, never beside the server's
+            # work: on a shared machine the load drifts, and the ratio should see the same load.
+            requested = [s.text for i in range(args.requests) for s in split_sentences(articles[i % len(articles)])]
+            before = in_process_rate(classifier, requested)
+            run = http_run(server.url, articles, clients, args.requests)
+            after = in_process_rate(classifier, requested)
+            run["in_process_sentences_per_s"] = round(statistics.mean([before, after]), 1)
+            run["ratio_to_in_process"] = round(run["sentences_per_s"] / run["in_process_sentences_per_s"], 2)
+            runs.append(run)
+    splitting = split_rate(articles)
 
     result = {"model": str(args.model_dir), "backend": health["backend"], "weights": health["weights"],
               "articles": len(articles), "article_source": source, "sentences_in_articles": len(sentences),
-              "in_process_sentences_per_s": round(rate, 1), "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
-              "in_process_runs_s": [round(s, 2) for s in seconds],
-              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, flags: {cpu_flags()}",
+              "split_sentences_per_s": round(splitting, 1), "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
+              "threads": args.threads, "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
+                                                  f"logical CPUs, flags: {cpu_flags()}",
               "versions": {name: _version(name) for name in ("torch", "onnxruntime", "numpy", "fastapi", "uvicorn")},
               "load_average_at_end": [round(x, 1) for x in os.getloadavg()], "http": runs}
     print(f"{result['machine']}; model {args.model_dir.name} ({health['backend']}: {', '.join(health['weights'])}); "
           f"{len(articles)} articles, {len(sentences)} sentences, from {source}\n")
-    print(f"in-process predict_proba on all {len(sentences)} sentences: {rate:.0f} sentences/s\n")
-    print("| clients | requests | sentences/s | x in-process | p50 latency (s) | p95 latency (s) | sentences per model call |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"split_sentences alone: {splitting:.0f} sentences/s (the server splits each article; predict_proba does not)\n")
+    print("| clients | requests | sentences/s | in-process predict_proba, same sentences | x in-process | "
+          "p50 latency (s) | p95 latency (s) | sentences per model call |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for run in runs:
-        print(f"| {run['clients']} | {run['requests']} | {run['sentences_per_s']:.0f} | {run['ratio_to_in_process']:.2f} | "
-              f"{run['p50_latency_s']:.2f} | {run['p95_latency_s']:.2f} | {run['sentences_per_call']:.0f} |")
+        print(f"| {run['clients']} | {run['requests']} | {run['sentences_per_s']:.0f} | {run['in_process_sentences_per_s']:.0f} | "
+              f"{run['ratio_to_in_process']:.2f} | {run['p50_latency_s']:.2f} | {run['p95_latency_s']:.2f} | "
+              f"{run['sentences_per_call']:.0f} |")
     if args.json:
         from model.atomic_files import write_text_atomic
 
