@@ -440,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     _max_articles(score, "stop after scoring N articles (resume later)")
     score.set_defaults(run=_score)
 
-    add_serve_command(commands, _positive_int)
+    add_serve_command(commands, _positive_int, parents=[common, model])
     return parser
 
 

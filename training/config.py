@@ -94,7 +94,7 @@ class TrainConfig:
             (all(getattr(self, name).strip() for name in ("base_model", "data", "output_dir")),
              "base_model, data and output_dir must not be empty"),
             (all(isinstance(path, str) and path.strip() for path in self.extra_eval + self.optional_extra_eval),
-             f"extra_eval and optional_extra_eval must be lists of file paths, got {self.extra_eval!r}, {self.optional_extra_eval!r}"),
+             f"extra_eval must be a list of file paths (and so must optional_extra_eval), got {self.extra_eval!r}, {self.optional_extra_eval!r}"),
             (0 <= self.extra_dev_fraction < 1, "extra_dev_fraction must be in [0, 1)"),
             (self.context in CONTEXT_MODES, f"context must be one of {', '.join(CONTEXT_MODES)}"),
         ]

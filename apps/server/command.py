@@ -2,20 +2,20 @@
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import Callable, Sequence
 
 from apps.server.settings import ServerSettings
 
 DEFAULTS = ServerSettings(model_dir="")
 
 
-def add_serve_command(commands, positive_int: Callable[[str], int]) -> None:
-    """Register `stance serve` on the CLI's subparsers."""
+def add_serve_command(commands, positive_int: Callable[[str], int], parents: Sequence[argparse.ArgumentParser] = ()) -> None:
+    """Register `stance serve` on the CLI's subparsers; `parents` carry the options shared with the
+    other commands (MODEL_DIR, --backend, --threads, --verbose), so they mean the same here."""
     serve = commands.add_parser(
-        "serve", help="an HTTP API and a page that label articles (FastAPI + uvicorn, or Ray Serve)",
+        "serve", parents=list(parents), help="an HTTP API and a page that label articles (FastAPI + uvicorn, or Ray Serve)",
         description="Serve a trained model over HTTP: POST /predict, POST /predict_sentences, GET /health, the page "
                     "at / and the API docs at /docs. Concurrent requests share forward passes (dynamic batching).")
-    serve.add_argument("model_dir", help="a directory written by `stance train` (run `stance export --int8` for the fast path)")
     serve.add_argument("--host", default=DEFAULTS.host,
                        help=f"address to listen on (default {DEFAULTS.host}: this machine only; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=_port, default=DEFAULTS.port, help=f"TCP port (default {DEFAULTS.port})")
@@ -25,11 +25,6 @@ def add_serve_command(commands, positive_int: Callable[[str], int]) -> None:
                        help=f"how long a request waits for others to share its pass (default {DEFAULTS.max_wait_ms:g})")
     serve.add_argument("--workers", type=positive_int, default=DEFAULTS.workers,
                        help="uvicorn worker processes, each with its own model and batcher (default 1)")
-    serve.add_argument("--backend", choices=["auto", "onnx", "torch"], default=DEFAULTS.backend,
-                       help="auto: int8 ONNX when exported and onnxruntime is installed, else torch (default: auto)")
-    serve.add_argument("--threads", type=positive_int,
-                       help="inference threads per process (default: one per physical core, shared among "
-                            "--workers; 1 per Ray replica)")
     serve.add_argument("--max-body-bytes", type=positive_int, default=DEFAULTS.max_body_bytes,
                        help=f"larger request bodies get 413 (default {DEFAULTS.max_body_bytes})")
     serve.add_argument("--max-sentences", type=positive_int, default=DEFAULTS.max_sentences,
