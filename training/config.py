@@ -178,12 +178,6 @@ def field_help() -> dict[str, str]:
     return lines
 
 
-def field_table() -> str:
-    """The README's "Config fields" table (Markdown), generated from the dataclass so the two agree."""
-    rows = [f"| `{name}` | {text} |" for name, text in field_help().items()]
-    return "\n".join(["| field | meaning (default) |", "|---|---|", *rows]) + "\n"
-
-
 def _coerce(name: str, value: Any, source: str) -> Any:
     expected = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
     kind = {"str": str, "int": int, "float": float, "bool": bool, "list": list}[expected if isinstance(expected, str) else expected.__name__]
