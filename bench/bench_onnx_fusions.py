@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             "ONNX int8 + fp32 recheck (auto)": classifier(RecheckedInt8Backend(
                 model_dir / "model.int8.onnx", model_dir / "model.onnx", labels, threads=threads))}
     ours |= {name: classifier(OnnxBackend(path, labels, threads=threads)) for name, path in fused.items()}
+    ours["fused int8 + fused fp32 recheck"] = classifier(RecheckedInt8Backend(
+        fused["fused, then int8"], fused["fused fp32"], labels, threads=threads))
     torch.set_num_threads(threads)
     classify = pipeline("text-classification", model=str(model_dir), device="cpu")
     runners = {"transformers.pipeline": lambda batch: [out["label"] for out in classify(list(batch), batch_size=64)]}
