@@ -10,7 +10,8 @@ articles in turn, `--requests` requests per concurrency level in all. Throughput
 answered per second of wall time; latency is per request. Each level is compared with one
 in-process `predict_proba` call (this process, same backend and threads) on exactly the
 sentences its requests carried, split beforehand: the batch throughput, timed right before and
-right after the level (mean of the two), so that both see the same load on a shared machine.
+right after the level (mean of the two), so that both see the same load on a shared machine; and
+with the splitting of the articles included (what /predict does besides the model), as a second ratio.
 
 Not a test: it takes a few minutes on two cores.
 """
@@ -61,6 +62,17 @@ def in_process_rate(classifier, sentences: list[str]) -> float:
     return len(sentences) / (time.perf_counter() - started)
 
 
+def in_process_split_rate(classifier, texts: list[str]) -> float:
+    """Sentences/s of splitting `texts` (whole articles) and one predict_proba call on all their
+    sentences: the in-process batch doing everything a /predict request asks of the server."""
+    from model.sentences import split_sentences
+
+    started = time.perf_counter()
+    sentences = [s.text for text in texts for s in split_sentences(text)]
+    classifier.predict_proba(sentences)
+    return len(sentences) / (time.perf_counter() - started)
+
+
 def split_rate(articles: list[str]) -> float:
     """Sentences/s of split_sentences alone: work the server does per request that a
     predict_proba on ready-split sentences does not."""
@@ -102,15 +114,6 @@ def http_run(url: str, articles: list[str], clients: int, requests: int) -> dict
             "sentences_per_call": round(sentences / max(calls, 1), 1)}
 
 
-def cpu_flags() -> str:
-    try:
-        flags = set(next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split())
-    except (OSError, StopIteration):
-        return "unknown"
-    wanted = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
-    return " ".join(wanted) or "no AVX2"
-
-
 def _version(package: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -139,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests must be in 1..10000 and --clients in 1..256")
 
     from apps.server.local import ServerProcess
+    from model.cpu_features import speed_flags_text
     from model import StanceClassifier
     from model.sentences import split_sentences
 
@@ -158,12 +162,16 @@ def main(argv: list[str] | None = None) -> int:
         for clients in args.clients:
             # The same sentences in-process right before and after, never beside the server's
             # work: on a shared machine the load drifts, and the ratio should see the same load.
-            requested = [s.text for i in range(args.requests) for s in split_sentences(articles[i % len(articles)])]
-            before = in_process_rate(classifier, requested)
+            texts = [articles[i % len(articles)] for i in range(args.requests)]
+            requested = [s.text for text in texts for s in split_sentences(text)]
+            before = in_process_rate(classifier, requested), in_process_split_rate(classifier, texts)
             run = http_run(server.url, articles, clients, args.requests)
-            after = in_process_rate(classifier, requested)
-            run["in_process_sentences_per_s"] = round(statistics.mean([before, after]), 1)
+            after = in_process_rate(classifier, requested), in_process_split_rate(classifier, texts)
+            run["in_process_sentences_per_s"] = round(statistics.mean([before[0], after[0]]), 1)
             run["ratio_to_in_process"] = round(run["sentences_per_s"] / run["in_process_sentences_per_s"], 2)
+            run["in_process_with_splitting_sentences_per_s"] = round(statistics.mean([before[1], after[1]]), 1)
+            run["ratio_to_in_process_with_splitting"] = round(
+                run["sentences_per_s"] / run["in_process_with_splitting_sentences_per_s"], 2)
             runs.append(run)
     splitting = split_rate(articles)
 
@@ -171,18 +179,19 @@ def main(argv: list[str] | None = None) -> int:
               "articles": len(articles), "article_source": source, "sentences_in_articles": len(sentences),
               "split_sentences_per_s": round(splitting, 1), "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
               "threads": args.threads, "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
-                                                  f"logical CPUs, flags: {cpu_flags()}",
+                                                  f"logical CPUs, flags: {speed_flags_text()}",
               "versions": {name: _version(name) for name in ("torch", "onnxruntime", "numpy", "fastapi", "uvicorn")},
               "load_average_at_end": [round(x, 1) for x in os.getloadavg()], "http": runs}
     print(f"{result['machine']}; model {args.model_dir.name} ({health['backend']}: {', '.join(health['weights'])}); "
           f"{len(articles)} articles, {len(sentences)} sentences, from {source}\n")
     print(f"split_sentences alone: {splitting:.0f} sentences/s (the server splits each article; predict_proba does not)\n")
     print("| clients | requests | sentences/s | in-process predict_proba, same sentences | x in-process | "
-          "p50 latency (s) | p95 latency (s) | sentences per model call |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "in-process split + predict_proba | x that | p50 latency (s) | p95 latency (s) | sentences per model call |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for run in runs:
         print(f"| {run['clients']} | {run['requests']} | {run['sentences_per_s']:.0f} | {run['in_process_sentences_per_s']:.0f} | "
-              f"{run['ratio_to_in_process']:.2f} | {run['p50_latency_s']:.2f} | {run['p95_latency_s']:.2f} | "
+              f"{run['ratio_to_in_process']:.2f} | {run['in_process_with_splitting_sentences_per_s']:.0f} | "
+              f"{run['ratio_to_in_process_with_splitting']:.2f} | {run['p50_latency_s']:.2f} | {run['p95_latency_s']:.2f} | "
               f"{run['sentences_per_call']:.0f} |")
     if args.json:
         from model.atomic_files import write_text_atomic

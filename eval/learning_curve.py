@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval.evaluate import evaluate_records
-from eval.figures import plt, save_figure
+from eval.figures import plot_f1_curve
 from eval.post_training import train_and_report
 from model.atomic_files import write_text_atomic
 from model.classifier import StanceClassifier
@@ -60,19 +60,9 @@ def _write(points: list[CurvePoint], out: Path, dev_path: str) -> None:
         lines.append(f"| {p.fraction:.0%} | {p.train_sentences} | {p.macro_f1:.3f}{ci} | "
                      + " | ".join(f"{p.per_class_f1[label]:.3f}" for label in LABELS) + f" | {p.seconds / 60:.1f} min |")
     write_text_atomic(out / "learning_curve.md", "\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    sizes = [p.train_sentences for p in points]
-    ax.plot(sizes, [p.macro_f1 for p in points], marker="o", label="macro-F1", linewidth=2)
-    for label in LABELS:
-        ax.plot(sizes, [p.per_class_f1[label] for p in points], marker=".", linestyle="--", label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("training sentences (log scale)")
-    ax.set_ylabel("F1 on real news")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, out / "learning_curve.png")
+    plot_f1_curve([p.train_sentences for p in points], [p.macro_f1 for p in points],
+                  {label: [p.per_class_f1[label] for p in points] for label in LABELS}, out / "learning_curve.png",
+                  "training sentences (log scale)", "F1 on real news", log2_x=True)
 
 
 def main() -> None:

@@ -71,7 +71,7 @@ def write_run_reports(run: TrainedRun) -> tuple[EvaluationResult | None, dict[st
                      "dev_articles": len(ids["dev"]), "test_articles": len(ids["test"]),
                      "base_model": config.base_model, "resolved_base_model": run.base_model,
                      "resumed_from_step": run.resumed_from_step, "init_from": config.init_from or None,
-                     "context": config.context,
+                     "context": config.context, "precision": r.precision,
                      # When the model was made: the HTML view and the model card tell readers how recent it is.
                      "finished_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
         "data": training_data_summary(config, r.notes),

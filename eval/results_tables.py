@@ -7,6 +7,7 @@ files, so two places can never quote one measurement differently.
     python -m eval.results_tables --write                          # rewrite every generated region
     python -m eval.results_tables --check                          # exit 1 naming the regions that disagree
     python -m eval.results_tables --from-run runs/default --as default   # refresh docs/results/default.json
+    python -m eval.results_tables --add-lever runs/x --title "recipe x"  # a row of the real-news lever table
 
 tests/test_results_tables.py runs the check on the committed files.
 """
@@ -32,7 +33,8 @@ RESULTS_DIR = ROOT / "docs" / "results"
 # Result files an experiment driver writes into docs/ itself, read as benchmarks of these names.
 EXPERIMENT_FILES = {"adaptation_curve": "adaptation_curve.json"}  # eval/adaptation_curve.py --out docs
 # The Markdown files that may hold generated regions.
-DOCUMENTS = ("README.md", "docs/ADAPTATION.md", "docs/SCALING.md", "docs/PROFILE.md")
+DOCUMENTS = ("README.md", "docs/ADAPTATION.md", "docs/SCALING.md", "docs/PROFILE.md", "docs/REAL_NEWS.md")
+LEVERS = "real_news_levers"  # docs/results/real_news_levers.json: one row per recipe tried on real news
 # The team's goal on real news (issue 1): what the quick path compares the model against.
 TARGET_MACRO_F1 = 0.80
 TARGET_MIN_CLASS_F1 = 0.70
@@ -352,7 +354,7 @@ def render_int8_free_core(results: Results) -> str:
 
 def render_tiers(results: Results) -> str:
     """The accurate-tier comparison: model figures from each model's file, speeds from one bench_predict_speed run."""
-    names = ("default", "accurate", "distilled")
+    names = ("default", "accurate")
     models = [results.model(name) for name in names]
     speed = results.benchmark("bench_predict_speed")
     real = [m.evaluation(REAL_NEWS) for m in models]
@@ -370,9 +372,9 @@ def render_tiers(results: Results) -> str:
     for m in models:
         extra = f", {m.notes['training']}" if "training" in m.notes else ""
         training.append(f"{_minutes(m.training_seconds)} ({m.steps} steps{extra})")
-    lines = [
+    return "\n".join([
         f"| | {cells(header)} |",
-        "|---|---|---|---|",
+        "|---|---|---|",
         f"| encoder | {cells([m.notes.get('encoder', m.base_model) for m in models])} |",
         f"| **real news macro-F1** (95% CI) | {cells(macro)} |",
         f"| real news F1 neutral / conciliatory / dismissive / threatening | {cells([_per_class(r, short=True) for r in real])} |",
@@ -381,13 +383,7 @@ def render_tiers(results: Results) -> str:
         f"| training time, 2 CPU cores (wall) | {cells(training)} |",
         f"| predict, sentences/s: torch / ONNX int8 / int8 + fp32 recheck | {cells(speeds)} |",
         f"| int8 file | {cells([str(round(speed['models'][n]['int8_file_mb'])) + ' MB' for n in names])} |",
-    ]
-    default, accurate, distilled = real
-    gain, kept = accurate.macro_f1 - default.macro_f1, distilled.macro_f1 - default.macro_f1
-    if gain > 0:
-        lines += ["", f"The distilled model keeps {kept / gain:.0%} of the accurate model's real-news gain "
-                      f"({kept:+.3f} of {gain:+.3f} macro-F1) at the fast model's speed."]
-    return "\n".join(lines)
+    ])
 
 
 def render_adaptation(results: Results) -> str:
@@ -442,6 +438,47 @@ def render_config_fields(results: Results) -> str:
     return "\n".join(lines)
 
 
+def lever_row_from_run(model_dir: str | Path, title: str, training_note: str = "") -> dict:
+    """One row of the real-news lever table from a model directory that evaluated realnews_dev."""
+    figures = results_from_run(model_dir)
+    missing = [name for name in (REAL_NEWS, "test", "contrast") if name not in figures["evaluations"]]
+    if missing:
+        raise ResultsError(f"{model_dir} has no evaluation of {', '.join(missing)} (eval/<name>/metrics.json)")
+    summary = json.loads((Path(model_dir) / "metrics.json").read_text(encoding="utf-8"))
+    return {"title": title, "source": str(model_dir), "steps": figures["steps"], "training_seconds": figures["training_seconds"],
+            "training_note": training_note, "temperature": figures["temperature"],
+            "held_out_real_macro_f1": summary.get("dev", {}).get("best_macro_f1"),
+            "realnews_dev": figures["evaluations"][REAL_NEWS], "test_macro_f1": figures["evaluations"]["test"]["macro_f1"],
+            "contrast_macro_f1": figures["evaluations"]["contrast"]["macro_f1"]}
+
+
+def add_lever(model_dir: str | Path, title: str, training_note: str = "", folder: str | Path = RESULTS_DIR) -> Path:
+    """Add (or replace, by title) a row of docs/results/real_news_levers.json; run --write afterwards."""
+    target = Path(folder) / f"{LEVERS}.json"
+    table = json.loads(target.read_text(encoding="utf-8")) if target.is_file() else {"rows": []}
+    row = lever_row_from_run(model_dir, title, training_note)
+    rows = [r for r in table["rows"] if r["title"] != title]
+    at = next((i for i, r in enumerate(table["rows"]) if r["title"] == title), len(rows))
+    table["rows"] = rows[:at] + [row] + rows[at:]
+    write_text_atomic(target, json.dumps(table, indent=1) + "\n")
+    return target
+
+
+def render_real_news_levers(results: Results) -> str:
+    """What each lever gave on the real-news dev set, one row per recipe (docs/results/real_news_levers.json)."""
+    table = results.benchmark(LEVERS)
+    lines = ["| recipe | dev macro-F1 (95% CI) | dev F1 N / C / D / T | dev ECE raw -> scaled (T) | held-out real (selects) "
+             "| our test / contrast | training |", "|---|---|---|---|---|---|---|"]
+    for row in table["rows"]:
+        dev = _eval_from_json(row["realnews_dev"])
+        temperature = f" ({row['temperature']:.2f})" if row.get("temperature") else ""
+        training = _minutes(row["training_seconds"]) + f", {row['steps']} steps" + (f", {row['training_note']}" if row.get("training_note") else "")
+        lines.append(f"| {row['title']} | {_ci(dev)} | {_per_class(dev, short=True)} | {_f(dev.ece_before)} -> "
+                     f"{_f(dev.ece_after)}{temperature} | {_f(row.get('held_out_real_macro_f1'))} | "
+                     f"{_f(row.get('test_macro_f1'))} / {_f(row.get('contrast_macro_f1'))} | {training} |")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Results], str]] = {
     "quick-accuracy": render_quick_accuracy,
     "quickstart-time": render_quickstart_time,
@@ -453,6 +490,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "adaptation": render_adaptation,
     "adaptation-baseline": render_adaptation_baseline,
     "config-fields": render_config_fields,
+    "real-news-levers": render_real_news_levers,
 }
 
 
@@ -514,12 +552,21 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--from-run", metavar="MODEL_DIR",
                         help="refresh docs/results/NAME.json from a model directory (metrics.json, calibration.json, eval/*/), "
                              "then rewrite the regions")
+    action.add_argument("--add-lever", metavar="MODEL_DIR",
+                        help="add or replace (by --title) a row of docs/results/real_news_levers.json from a model "
+                             "directory that evaluated realnews_dev, then rewrite the regions")
     parser.add_argument("--as", dest="name", default="default",
                         help="with --from-run: which docs/results/NAME.json to write (default: default)")
+    parser.add_argument("--title", help="with --add-lever: the row's title (the recipe, in words)")
+    parser.add_argument("--training-note", default="", help="with --add-lever: how it was trained (threads, machine)")
     args = parser.parse_args(argv)
     try:
         if args.from_run:
             print(f"wrote {refresh_from_run(args.from_run, args.name)}")
+        if args.add_lever:
+            if not args.title:
+                parser.error("--add-lever needs --title")
+            print(f"wrote {add_lever(args.add_lever, args.title, args.training_note)}")
         if args.check:
             stale = stale_regions()
             for region in stale:

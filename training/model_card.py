@@ -15,7 +15,8 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         f"another: {', '.join(LABELS)}.",
         "",
         f"- {'Continued from' if config.init_from else 'Base model:'} `{config.init_from or config.base_model}`, fine-tuned for "
-        f"{t['steps']} steps ({t['seconds']:.0f} s), seed {config.seed}, context: {config.context}",
+        f"{t['steps']} steps ({t['seconds']:.0f} s), seed {config.seed}, context: {config.context}, "
+        f"arithmetic: {t.get('precision', 'fp32')}",
         f"- Training data: {t['train_sentences']} labelled sentences per epoch in {t['train_articles']} articles "
         f"({', '.join(f'{k} {v}' for k, v in train_counts.items())}), from:",
     ]

@@ -34,6 +34,7 @@ from training.config import TrainConfig, resolve_optional_inputs, save_config
 from training.data import Record, Splits, contexts_for
 from training.distill import objective_for
 from training.objective import TrainingObjective
+from training.precision import autocast_for, resolve_precision
 from training.preflight import check_run_inputs
 from training.sources import build_training_data
 from training.start_model import load_start_model
@@ -52,6 +53,7 @@ class TrainResult:
     seconds: float
     dev_history: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # optional inputs left out on this machine
+    precision: str = "fp32"  # what the steps really ran in ('auto' resolved for this machine)
 
 
 @dataclass
@@ -119,6 +121,9 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
     objective.check(config)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
+    precision = resolve_precision(config.precision, device)
+    if precision != config.precision:
+        tqdm.write(f"note: precision 'auto' trains in {precision} on this {device.type}")
     pairs = config.context != "none"
     train_set = objective.dataset(splits.train, data.contexts_of(splits.train) if pairs else None)
     train_set = train_set.map(
@@ -159,7 +164,9 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
         for batch in loader:
             batch = {name: tensor.to(device) for name, tensor in batch.items()}
             targets = {name: batch.pop(name) for name in TARGET_COLUMNS if name in batch}
-            loss = objective.loss(model(**batch).logits, targets)
+            with autocast_for(precision, device):
+                logits = model(**batch).logits
+            loss = objective.loss(logits.float(), targets)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -215,7 +222,7 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
     for name, text in objective.files().items():
         write_text_atomic(staged / name, text)
 
-    result = TrainResult(out, best_f1, best_step, step, time.perf_counter() - started, history, resolved.notes)
+    result = TrainResult(out, best_f1, best_step, step, time.perf_counter() - started, history, resolved.notes, precision)
     if finish:
         finish(TrainedRun(config, staged, classifier, splits, split_ids, extra_records, base, result,
                           resumed.loop.step if resumed else None, started))

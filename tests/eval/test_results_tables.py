@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from eval.results_tables import (DOCUMENTS, REGION, RENDERERS, ResultsError, load_results, main, model_from_json,
+from eval.results_tables import (DOCUMENTS, REGION, RENDERERS, ResultsError, add_lever, load_results, main, model_from_json,
                                  refresh_from_run, render_region, stale_regions, write_regions)
 from training.config import TrainConfig
 
@@ -99,3 +99,21 @@ def test_bench_inference_json_is_what_the_serving_table_reads(tmp_path):
     text = render_region("serving", load_results(results_dir))
     assert "| StanceClassifier, ONNX int8 (`precision=\"int8\"`) | 103 | 1.03 |" in text
     assert "recomputed 5.0% of the sentences" in text
+
+
+def test_a_lever_row_comes_from_a_model_directory_and_renders(tiny_model, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model, run)
+    with pytest.raises(ResultsError, match="no evaluation of realnews_dev, contrast"):
+        add_lever(run, "tiny", folder=tmp_path)
+    for name in ("realnews_dev", "contrast"):  # the test split's report, filed under the names the table reads
+        shutil.copytree(run / "eval" / "test", run / "eval" / name)
+    target = add_lever(run, "tiny recipe", "1 thread", folder=tmp_path)
+    add_lever(run, "tiny recipe, again", folder=tmp_path)
+    add_lever(run, "tiny recipe", "2 threads", folder=tmp_path)  # replaces the row in place
+    rows = json.loads(target.read_text())["rows"]
+    assert [r["title"] for r in rows] == ["tiny recipe", "tiny recipe, again"] and rows[0]["training_note"] == "2 threads"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert rows[0]["realnews_dev"]["macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
+    text = render_region("real-news-levers", load_results(tmp_path))
+    assert text.count("\n| tiny recipe") == 2 and f"{metrics['training']['steps']} steps, 2 threads |" in text

@@ -14,8 +14,11 @@ def test_parse_source_reads_an_optional_weight():
     assert parse_source("mine.jsonl:3", "extra_data") == DataSource("mine.jsonl", 3.0)
     assert parse_source("mine.jsonl:0.25", "extra_data") == DataSource("mine.jsonl", 0.25)
     assert parse_source("dir:with/colon.jsonl", "extra_data") == DataSource("dir:with/colon.jsonl", 1.0)
+    assert parse_source("mine.jsonl:0", "extra_data") == DataSource("mine.jsonl", 0.0)  # only its held-out articles
     with pytest.raises(ConfigError, match=r"extra_data.*must be positive"):
-        parse_source("mine.jsonl:0", "extra_data")
+        parse_source("mine.jsonl:-0.5", "extra_data")
+    with pytest.raises(ConfigError, match=r"'data'.*must be positive"):
+        parse_source("corpus.jsonl:0", "data")
     with pytest.raises(ConfigError, match="extra_data"):
         load_config(ROOT / "configs" / "default.yaml", ["extra_data=[mine.jsonl:-1]"])
 
@@ -51,3 +54,16 @@ def test_article_ids_shared_between_sources_are_refused(tiny_corpus, tmp_path):
     config = load_config(None, tiny_overrides(tiny_corpus, tmp_path / "d") + [f"extra_data=['{tiny_corpus}:2']"])
     with pytest.raises(DataError, match="must be unique across data and extra_data"):
         build_training_data(config)
+
+
+def test_an_extra_source_at_weight_0_only_selects_the_model(tiny_corpus, own_news, tmp_path):
+    config = load_config(None, tiny_overrides(tiny_corpus, tmp_path / "z") + [f"extra_data=['{own_news}:0']", "extra_dev_fraction=0.34"])
+    data = build_training_data(config)
+    own_articles = {r.article_id for r in load_records(own_news)}
+    assert not own_articles & {r.article_id for r in data.splits.train}
+    assert {r.article_id for r in data.splits.dev} <= own_articles and len(data.splits.dev) > 0
+
+
+def test_the_main_data_cannot_have_weight_0(tiny_corpus, tmp_path):
+    with pytest.raises(ConfigError, match="must be positive"):
+        load_config(None, tiny_overrides(tiny_corpus, tmp_path / "w") + [f"data={tiny_corpus}:0"])
