@@ -164,6 +164,8 @@ def remove_checkpoints(output_dir: str | Path) -> None:
 
 def _require_same_run(config: TrainConfig, saved: dict, path: Path) -> None:
     current = dataclasses.asdict(config)
+    # A field added since the checkpoint was written had its default then (e.g. precision: fp32).
+    saved = {**dataclasses.asdict(TrainConfig()), **saved}
     changed = [f"{key} ({saved.get(key)!r} -> {current[key]!r})" for key in current
                if key not in RESUMABLE_CHANGES and saved.get(key) != current[key]]
     if changed:

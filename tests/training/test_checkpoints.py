@@ -54,3 +54,15 @@ def test_killed_training_resumes_to_the_same_result(tiny_corpus, tmp_path):
     assert second["training"]["resumed_from_step"] is None and first["training"]["resumed_from_step"] >= killed_at
     assert first["dev"] == second["dev"]
     assert first["test"]["confusion"] == second["test"]["confusion"] and first["macro_f1"] == second["macro_f1"]
+
+
+def test_a_checkpoint_from_before_a_new_field_resumes_when_the_field_keeps_its_default(tmp_path):
+    import dataclasses
+
+    from training.checkpoints import _require_same_run
+
+    config = load_config(None, ["precision=fp32"])
+    older = {key: value for key, value in dataclasses.asdict(config).items() if key != "precision"}
+    _require_same_run(config, older, tmp_path / "state.json")  # fp32 is what that run used
+    with pytest.raises(ConfigError, match=r"precision \('fp32' -> 'bf16'\)"):
+        _require_same_run(load_config(None, ["precision=bf16"]), older, tmp_path / "state.json")
