@@ -16,7 +16,7 @@ from apps.scoring.archive_output import ArchiveOutputError
 from apps.server.command import add_serve_command
 from model.articles import DECODE_ERRORS, ArticleFileError, read_article
 from model.base_model import BaseModelError
-from model.calibration import CalibrationFileError
+from model.calibration import CHOICES as CALIBRATION_CHOICES, CalibrationFileError
 from model.classifier import ModelDirectoryError
 from model.safe_weights import UnsafeWeightsError
 from training.config import ConfigError, field_help
@@ -93,7 +93,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"  baseline {name}: macro-F1 {baseline.macro_f1:.3f}")
     if result.calibration:
         c = result.calibration
-        print(f"  expected calibration error {c.ece_before:.3f} raw, {c.ece_after:.3f} with temperature {c.temperature:.2f}")
+        print(f"  expected calibration error {c.ece_before:.3f} raw, {c.ece_after:.3f} with {c.description or f'temperature {c.temperature:.2f}'}")
     print(f"report written to {out}/report.md")
 
 
@@ -166,8 +166,11 @@ def _profile(args: argparse.Namespace) -> None:
 def _calibrate(args: argparse.Namespace) -> None:
     from eval.evaluate import calibrate_model_dir
 
-    calibration, summary = calibrate_model_dir(args.model_dir, args.data, threads=args.threads)
-    print(f"temperature {calibration.temperature:.3f} fitted on {calibration.sentences} sentences ({calibration.fitted_on}); "
+    calibration, summary = calibrate_model_dir(args.model_dir, args.data, threads=args.threads, method=args.method)
+    compared = "; ".join(f"{name}: negative log-likelihood {scores['nll']:.4f}, macro-F1 {scores['macro_f1']:.3f}"
+                         for name, scores in calibration.comparison.items())
+    print(f"{calibration.describe()} fitted on {calibration.sentences} sentences ({calibration.fitted_on})"
+          + (f", chosen on held-out articles ({compared})" if compared else "") + "; "
           f"ECE there {summary.ece_before:.3f} -> {summary.ece_after:.3f}; written to {args.model_dir}/calibration.json "
           f"and folded into {args.model_dir}/model.safetensors")
 
@@ -381,11 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
     _max_articles(profile, "profile only the first N articles of the input")
     profile.set_defaults(run=_profile)
 
-    calibrate = commands.add_parser("calibrate", help="fit the temperature that calibrates a model's probabilities",
-                                    parents=[common])
+    calibrate = commands.add_parser("calibrate", help="fit the map (temperature or vector scaling) that calibrates a "
+                                    "model's probabilities", parents=[common])
     calibrate.add_argument("model_dir", metavar="MODEL_DIR",
                            help="a directory written by `stance train`; calibration.json is written into it and the "
-                                "temperature folded into its model.safetensors")
+                                "map folded into its model.safetensors")
+    calibrate.add_argument("--method", choices=CALIBRATION_CHOICES, default="auto",
+                           help="'temperature' (labels unchanged), 'vector' (a scale and a shift per class), or 'auto': "
+                                "vector only where it predicts held-out articles better (default: auto)")
     calibrate.add_argument("data", nargs="?", help="labelled JSONL to fit on (default: the model's own dev split)")
     calibrate.add_argument("--threads", type=_positive_int, help="inference threads (default: one per physical core)")
     calibrate.set_defaults(run=_calibrate)

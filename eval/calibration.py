@@ -1,5 +1,5 @@
 """How far the model's confidence can be trusted: expected calibration error (ECE) and the
-reliability diagram, with the raw softmax and with the model's fitted temperature (the fitting
+reliability diagram, with the raw softmax and with the model's fitted calibration map (the fitting
 itself is model/calibration.py, which the trainer and `stance calibrate` use).
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from eval.figures import plt, save_figure
-from model.calibration import TemperatureScaling, gold_ids, softmax
+from model.calibration import LogitCalibration, gold_ids, softmax
 
 ECE_BINS = 15
 
@@ -29,16 +29,18 @@ class ReliabilityBin:
 
 @dataclass
 class CalibrationSummary:
-    """ECE (15 equal-width bins of top probability) with the raw logits and with the model's temperature."""
+    """ECE (15 equal-width bins of top probability) with the raw logits and with the model's calibration."""
 
     temperature: float
     ece_before: float
     ece_after: float
     bins_before: list[ReliabilityBin]
     bins_after: list[ReliabilityBin]
+    method: str = "temperature"  # model.calibration.CALIBRATION_METHODS
+    description: str = ""  # LogitCalibration.describe()
 
     def to_dict(self) -> dict:
-        return {"temperature": self.temperature, "ece_before": self.ece_before, "ece_after": self.ece_after,
+        return {"temperature": self.temperature, "method": self.method, "ece_before": self.ece_before, "ece_after": self.ece_after,
                 "bins": ECE_BINS, "reliability_before": [asdict(b) for b in self.bins_before],
                 "reliability_after": [asdict(b) for b in self.bins_after]}
 
@@ -70,12 +72,13 @@ def expected_calibration_error(probabilities: np.ndarray, gold: Sequence[str], l
 
 
 def summarize_calibration(logits: np.ndarray, gold: Sequence[str], labels: Sequence[str],
-                          temperature: float) -> CalibrationSummary:
-    """ECE and reliability bins of the raw softmax and of softmax(logits / temperature)."""
-    before, after = softmax(logits), TemperatureScaling(temperature).probabilities(logits)
-    return CalibrationSummary(temperature, expected_calibration_error(before, gold, labels),
+                          calibration: LogitCalibration) -> CalibrationSummary:
+    """ECE and reliability bins of the raw softmax and of the calibrated probabilities."""
+    before, after = softmax(logits), calibration.probabilities(logits)
+    return CalibrationSummary(calibration.temperature, expected_calibration_error(before, gold, labels),
                               expected_calibration_error(after, gold, labels),
-                              reliability_bins(before, gold, labels), reliability_bins(after, gold, labels))
+                              reliability_bins(before, gold, labels), reliability_bins(after, gold, labels),
+                              calibration.method, calibration.describe())
 
 
 def plot_reliability(summary: CalibrationSummary, path: Path, title: str) -> None:
@@ -83,7 +86,7 @@ def plot_reliability(summary: CalibrationSummary, path: Path, title: str) -> Non
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
     for bins, name, colour in ((summary.bins_before, f"raw softmax (ECE {summary.ece_before:.3f})", "#d62728"),
-                               (summary.bins_after, f"T = {summary.temperature:.2f} (ECE {summary.ece_after:.3f})", "#1f77b4")):
+                               (summary.bins_after, f"{summary.description or f'T = {summary.temperature:.2f}'} (ECE {summary.ece_after:.3f})", "#1f77b4")):
         used = [b for b in bins if b.count]
         ax.plot([b.confidence for b in used], [b.accuracy for b in used], marker="o", color=colour, label=name)
     ax.set_xlim(0, 1)

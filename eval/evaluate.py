@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from eval.baselines import fit_baselines
 from eval.calibration import CalibrationSummary, summarize_calibration
 from eval.metrics import score
 from eval.report import ArticleRow, EvaluationResult, write_report
-from model.calibration import TemperatureScaling, calibrate
+from model.calibration import LogitCalibration, calibrate
 from model.classifier import StanceClassifier
 from model.labels import LABELS
 from model.model_dir import REPORTS_DIR, SPLITS_FILE, WEIGHTS_FILE, read_splits
-from model.temperature_folding import refold_weights_file
+from model.calibration_folding import refold_weights_file
 from training.data import DataError, Record, contexts_for, load_records
 
 
@@ -27,7 +28,7 @@ def evaluate_records(classifier: StanceClassifier, records: list[Record], name: 
     groups = [r.article_id for r in records]
     result = EvaluationResult(name=name, data=data, metrics=score(gold, predicted, groups, bootstrap_samples, seed))
     if records:
-        result.calibration = summarize_calibration(logits, gold, classifier.labels, classifier.calibration.temperature)
+        result.calibration = summarize_calibration(logits, gold, classifier.labels, classifier.calibration)
     if train_records:
         for baseline in fit_baselines([r.text for r in train_records], [r.label for r in train_records], seed):
             result.baselines[baseline.name] = score(gold, baseline.predict([r.text for r in records]))
@@ -52,16 +53,20 @@ def evaluate_records(classifier: StanceClassifier, records: list[Record], name: 
 
 
 def split_records_of(model_dir: str | Path, split: str) -> list[Record] | None:
-    """The records of one split ("train", "dev", "test") of the model in `model_dir`, if its data is still where it was."""
+    """The records of one split ("train", "dev", "test") of the model in `model_dir`, if its data is
+    still where it was. The split's articles may come from the extra data too (a model trained on
+    real news holds its dev articles out of it), so every source the split file names is read."""
     splits = read_splits(model_dir)
     if splits is None:
         return None
-    try:
-        records = load_records(splits["data"])
-    except DataError:
-        return None
     ids = set(splits.get(split, []))
-    return [r for r in records if r.article_id in ids]
+    records = []
+    for source in [splits["data"], *splits.get("extra_data", [])]:
+        try:
+            records += [r for r in load_records(source) if r.article_id in ids]
+        except DataError:
+            return None
+    return records
 
 
 def training_records_of(model_dir: str | Path) -> list[Record] | None:
@@ -69,14 +74,15 @@ def training_records_of(model_dir: str | Path) -> list[Record] | None:
     return split_records_of(model_dir, "train")
 
 
-def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None,
-                        threads: int | None = None) -> tuple[TemperatureScaling, CalibrationSummary]:
-    """`stance calibrate`: fit the temperature on `data` (default: the model's own dev split) and
-    write calibration.json into `model_dir`; the summary scores the fit on the same sentences.
+def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None, threads: int | None = None,
+                        method: str = "auto") -> tuple[LogitCalibration, CalibrationSummary]:
+    """`stance calibrate`: fit the calibration (`method`, see model.calibration.choose_calibration)
+    on `data` (default: the model's own dev split) and write calibration.json into `model_dir`;
+    the summary scores the fit on the same sentences.
 
-    The fit is on raw logits (the torch backend unfolds any temperature already in the weights),
-    and the new temperature replaces the old one in model.safetensors, so that the weights alone
-    stay calibrated. ONNX files keep their own fold, which calibration.json records.
+    The fit is on raw logits (the torch backend undoes any map already folded into the weights),
+    and the new map replaces the old one in model.safetensors, so that the weights alone stay
+    calibrated. ONNX files keep their own fold, which calibration.json records.
     """
     records = load_records(data) if data else split_records_of(model_dir, "dev")
     if not records:
@@ -85,14 +91,14 @@ def calibrate_model_dir(model_dir: str | Path, data: str | Path | None = None,
     classifier = StanceClassifier.from_pretrained(model_dir, backend="torch", threads=threads)
     previous = classifier.calibration
     texts, gold, contexts = [r.text for r in records], [r.label for r in records], contexts_for(records, classifier.context)
-    fitted = calibrate(classifier, texts, gold, contexts, str(data) if data else f"dev split ({SPLITS_FILE})")
-    calibration = TemperatureScaling(fitted.temperature, fitted.fitted_on, fitted.sentences, previous.folded) \
-        .with_folded([WEIGHTS_FILE], fitted.temperature)
-    refold_weights_file(model_dir, previous.folded_into(WEIGHTS_FILE), calibration.temperature)
+    fitted = calibrate(classifier, texts, gold, contexts, str(data) if data else f"dev split ({SPLITS_FILE})",
+                       groups=[r.article_id for r in records], method=method)
+    calibration = replace(fitted, folded=previous.folded).with_folded([WEIGHTS_FILE], fitted.affine)
+    refold_weights_file(model_dir, previous.folded_into(WEIGHTS_FILE), calibration.affine)
     calibration.save(model_dir)
     classifier.calibration = calibration
     logits = classifier.predict_logits(texts, contexts)
-    return calibration, summarize_calibration(logits, gold, classifier.labels, calibration.temperature)
+    return calibration, summarize_calibration(logits, gold, classifier.labels, calibration)
 
 
 def evaluate_model_dir(model_dir: str | Path, data_path: str | Path, out_dir: str | Path | None = None,

@@ -72,6 +72,9 @@ def write_run_reports(run: TrainedRun) -> tuple[EvaluationResult | None, dict[st
                      "base_model": config.base_model, "resolved_base_model": run.base_model,
                      "resumed_from_step": run.resumed_from_step, "init_from": config.init_from or None,
                      "context": config.context, "precision": r.precision,
+                     "calibration": {"method": run.classifier.calibration.method,
+                                     "temperature": run.classifier.calibration.temperature,
+                                     "held_out_comparison": run.classifier.calibration.comparison},
                      # When the model was made: the HTML view and the model card tell readers how recent it is.
                      "finished_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
         "data": training_data_summary(config, r.notes),

@@ -104,8 +104,8 @@ def render_markdown(result: EvaluationResult) -> str:
         c = result.calibration
         lines += ["", "## Calibration", "",
                   f"Expected calibration error ({ECE_BINS} bins of top probability): **{c.ece_before:.3f}** with the raw "
-                  f"softmax, **{c.ece_after:.3f}** with the model's temperature T = {c.temperature:.2f}"
-                  + (" (the model has no fitted temperature)" if c.temperature == 1.0 else "") + ".",
+                  f"softmax, **{c.ece_after:.3f}** with the model's {c.description or f'temperature T = {c.temperature:.2f}'}"
+                  + (" (the model has no fitted calibration)" if c.method == "temperature" and c.temperature == 1.0 else "") + ".",
                   "", "![reliability](reliability.png)"]
     lines += ["", "## Per article", "", "| article | sentences | accuracy | gold N/C/D/T | predicted N/C/D/T |", "|---|---|---|---|---|"]
     for row in result.articles:

@@ -77,6 +77,11 @@ class ModelResults:
     temperature_sentences: int | None
     evaluations: dict[str, EvalFigures]
     notes: dict[str, str] = field(default_factory=dict)  # figures measured outside the run (wall time of the quickstart...)
+    calibration_method: str = "temperature"  # model.calibration.CALIBRATION_METHODS
+
+    def calibration_text(self) -> str:
+        """How the model's probabilities were calibrated, in a few words."""
+        return _calibration_text(self.calibration_method, self.temperature)
 
     def evaluation(self, name: str) -> EvalFigures:
         if name not in self.evaluations:
@@ -123,7 +128,7 @@ def model_from_json(name: str, raw: dict) -> ModelResults:
                             int(raw["train_sentences"]), float(raw["training_seconds"]), raw.get("temperature"),
                             raw.get("temperature_sentences"),
                             {key: _eval_from_json(value) for key, value in raw["evaluations"].items()},
-                            dict(raw.get("notes", {})))
+                            dict(raw.get("notes", {})), raw.get("calibration_method", "temperature"))
     except (KeyError, TypeError, ValueError) as error:
         raise ResultsError(f"docs/results/{name}.json: missing or malformed field {error}") from None
 
@@ -191,7 +196,7 @@ def results_from_run(model_dir: str | Path, previous: dict | None = None) -> dic
             "epochs": config.get("epochs", TrainConfig().epochs), "steps": training["steps"],
             "train_sentences": training["train_sentences"], "training_seconds": training["seconds"],
             "temperature": calibration["temperature"], "temperature_sentences": calibration.get("sentences", 0),
-            "evaluations": evaluations, "notes": (previous or {}).get("notes", {})}
+            "calibration_method": calibration.get("method", "temperature"), "evaluations": evaluations, "notes": (previous or {}).get("notes", {})}
 
 
 def refresh_from_run(model_dir: str | Path, name: str, folder: str | Path = RESULTS_DIR) -> Path:
@@ -267,14 +272,20 @@ def render_quickstart_time(results: Results) -> str:
             f"evaluate and label the example).")
 
 
+def _calibration_text(method: str, temperature: float | None, short: bool = False) -> str:
+    if method == "vector":
+        return "vector" if short else "vector scaling (a scale and a shift per class)"
+    return f"T {_f(temperature, 2)}" if short else f"temperature scaling (T = {_f(temperature, 2)})"
+
+
 def render_default_results(results: Results) -> str:
     """The default model's results: the run, then one row per evaluated set."""
     model = results.model("default")
     rows = [("test", "held-out test articles (our corpus{articles})"), ("contrast", "contrast set (minimal pairs)"),
             (REAL_NEWS, "**real news** (`../shared/data/realnews_dev.jsonl`{articles})")]
     lines = [f"**The default model** (`runs/default`, {_count(model.train_sentences)} training sentences, {model.epochs} epochs, "
-             f"{model.steps} steps, {_minutes(model.training_seconds)} of training; the temperature fitted on the dev split "
-             f"is {_f(model.temperature, 2)}; figures from `docs/results/default.json`):",
+             f"{model.steps} steps, {_minutes(model.training_seconds)} of training; calibrated on the dev split by "
+             f"{model.calibration_text()}; figures from `docs/results/default.json`):",
              "",
              "| evaluated on | sentences | macro-F1 (95% CI, bootstrap by article) | accuracy | "
              "F1 neutral / conciliatory / dismissive / threatening | TF-IDF + LR baseline |",
@@ -290,7 +301,7 @@ def render_default_results(results: Results) -> str:
     if REAL_NEWS in model.evaluations:
         real = model.evaluations[REAL_NEWS]
         lines += ["", f"Expected calibration error on real news: {_f(real.ece_before)} raw, {_f(real.ece_after)} after "
-                      f"temperature scaling (T = {_f(model.temperature, 2)})."]
+                      f"{model.calibration_text()}."]
     return "\n".join(lines)
 
 
@@ -299,7 +310,7 @@ def render_calibration_figures(results: Results) -> str:
     model = results.model("default")
     real = model.evaluation(REAL_NEWS)
     return (f"On the real-news dev set ({_count(real.sentences)} sentences), the default model, fitted on its own corpus "
-            f"dev split ({_count(model.temperature_sentences or 0)} sentences, T = {_f(model.temperature, 2)}): "
+            f"dev split ({_count(model.temperature_sentences or 0)} sentences, {model.calibration_text()}): "
             f"**ECE {_f(real.ece_before)} before, {_f(real.ece_after)} after**.")
 
 
@@ -378,7 +389,7 @@ def render_tiers(results: Results) -> str:
         f"| encoder | {cells([m.notes.get('encoder', m.base_model) for m in models])} |",
         f"| **real news macro-F1** (95% CI) | {cells(macro)} |",
         f"| real news F1 neutral / conciliatory / dismissive / threatening | {cells([_per_class(r, short=True) for r in real])} |",
-        f"| real news accuracy; ECE after temperature | {cells([f'{_f(r.accuracy)}; {_f(r.ece_after)}' for r in real])} |",
+        f"| real news accuracy; ECE after calibration | {cells([f'{_f(r.accuracy)}; {_f(r.ece_after)}' for r in real])} |",
         f"| our test articles / contrast set macro-F1 | {cells(test_contrast)} |",
         f"| training time, 2 CPU cores (wall) | {cells(training)} |",
         f"| predict, sentences/s: torch / ONNX int8 / int8 + fp32 recheck | {cells(speeds)} |",
@@ -447,6 +458,7 @@ def lever_row_from_run(model_dir: str | Path, title: str, training_note: str = "
     summary = json.loads((Path(model_dir) / "metrics.json").read_text(encoding="utf-8"))
     return {"title": title, "source": str(model_dir), "steps": figures["steps"], "training_seconds": figures["training_seconds"],
             "training_note": training_note, "temperature": figures["temperature"],
+            "calibration_method": figures["calibration_method"],
             "held_out_real_macro_f1": summary.get("dev", {}).get("best_macro_f1"),
             "realnews_dev": figures["evaluations"][REAL_NEWS], "test_macro_f1": figures["evaluations"]["test"]["macro_f1"],
             "contrast_macro_f1": figures["evaluations"]["contrast"]["macro_f1"]}
@@ -467,11 +479,12 @@ def add_lever(model_dir: str | Path, title: str, training_note: str = "", folder
 def render_real_news_levers(results: Results) -> str:
     """What each lever gave on the real-news dev set, one row per recipe (docs/results/real_news_levers.json)."""
     table = results.benchmark(LEVERS)
-    lines = ["| recipe | dev macro-F1 (95% CI) | dev F1 N / C / D / T | dev ECE raw -> scaled (T) | held-out real (selects) "
+    lines = ["| recipe | dev macro-F1 (95% CI) | dev F1 N / C / D / T | dev ECE raw -> calibrated (map) | held-out real (selects) "
              "| our test / contrast | training |", "|---|---|---|---|---|---|---|"]
     for row in table["rows"]:
         dev = _eval_from_json(row["realnews_dev"])
-        temperature = f" ({row['temperature']:.2f})" if row.get("temperature") else ""
+        temperature = f" ({_calibration_text(row.get('calibration_method', 'temperature'), row.get('temperature'), short=True)})" \
+            if row.get("temperature") else ""
         training = _minutes(row["training_seconds"]) + f", {row['steps']} steps" + (f", {row['training_note']}" if row.get("training_note") else "")
         lines.append(f"| {row['title']} | {_ci(dev)} | {_per_class(dev, short=True)} | {_f(dev.ece_before)} -> "
                      f"{_f(dev.ece_after)}{temperature} | {_f(row.get('held_out_real_macro_f1'))} | "

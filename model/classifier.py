@@ -12,7 +12,7 @@ from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from model.calibration import TemperatureScaling
+from model.calibration import LogitCalibration
 from model.context import CONTEXT_MODES, article_contexts
 from model.encoding import SentenceEncoder
 from model.explanation import Explanation, explain_by_occlusion
@@ -79,7 +79,7 @@ class StanceClassifier:
         self.batch_size = batch_size
         self.context = context
         self.labels: tuple[str, ...] = model.labels
-        self.calibration = TemperatureScaling()  # from_pretrained reads the model directory's calibration.json
+        self.calibration = LogitCalibration()  # from_pretrained reads the model directory's calibration.json
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, max_length: int | None = None, batch_size: int = 64,
@@ -106,8 +106,8 @@ class StanceClassifier:
                 raise ModelDirectoryError(f"model directory {path} lacks {required}; is it the output of `stance train`?")
         label_map = read_label_map(path)
         max_length = max_length or label_map.max_length
-        # Read first: each backend needs the temperature folded into its own file to return raw logits.
-        calibration = TemperatureScaling.load(path)
+        # Read first: each backend needs the calibration map folded into its own file to return raw logits.
+        calibration = LogitCalibration.load(path)
         if backend == "auto":
             backend = "onnx" if (path / INT8_FILE).is_file() and onnxruntime_available() else "torch"
         if backend == "onnx" and precision == "auto" and (path / INT8_FILE).is_file() and (path / ONNX_FILE).is_file():

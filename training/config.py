@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from model.atomic_files import write_text_atomic
+from model.calibration import CHOICES as CALIBRATION_CHOICES
 from model.context import CONTEXT_MODES
 
 PRECISIONS = ("fp32", "bf16", "auto")  # training arithmetic; training/precision.py carries it out
@@ -58,6 +59,7 @@ class TrainConfig:
     patience: int = _help("Stop after this many dev evaluations without a better macro-F1; 0 disables early stopping.", 2)
     num_threads: int = _help("Torch CPU threads; 0 uses all cores.", 0)
     precision: str = _help("Training arithmetic: 'fp32'; 'bf16' autocasts the forward pass (faster on CPUs with AVX-512 BF16 or AMX and on GPUs; emulated, so no faster, elsewhere: bench/bench_train_step.py --precisions fp32 bf16); 'auto' picks bf16 only where the hardware has it. Evaluation and the saved weights stay fp32.", "fp32")
+    calibration: str = _help("How the probabilities are calibrated on the dev split after training: 'temperature' (one number; labels unchanged), 'vector' (a scale and a shift per class; can move labels toward the dev split's class shares), or 'auto': vector only where it predicts held-out dev articles better (model/calibration.py).", "auto")
     extra_eval: list = _help("Further JSONL files (e.g. data/contrast.jsonl) evaluated with the final model and reported beside the test split.", [])
     optional_extra_eval: list = _help("Like extra_eval, but a file that is absent is skipped with a note instead of an error.", [])
     teacher_labels: str = _help("A teacher-labels file (`stance teacher-label`): a large model's probabilities for the sentences of unlabelled articles, stored without their text; those sentences join training with the probabilities as soft targets (distill_temperature, distill_alpha). '' adds none.", "")
@@ -100,6 +102,7 @@ class TrainConfig:
              f"extra_eval must be a list of file paths (and so must optional_extra_eval), got {self.extra_eval!r}, {self.optional_extra_eval!r}"),
             (0 <= self.extra_dev_fraction < 1, "extra_dev_fraction must be in [0, 1)"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.calibration in CALIBRATION_CHOICES, f"calibration must be one of {', '.join(CALIBRATION_CHOICES)}"),
             (self.context in CONTEXT_MODES, f"context must be one of {', '.join(CONTEXT_MODES)}"),
         ]
         for ok, message in checks:

@@ -27,7 +27,14 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         lines.append(f"  - teacher probabilities `{data['teacher_labels']}` for the sentences of `{data['teacher_articles']}`, "
                      f"weight {data['teacher_weight']:g} (distillation: T = {config.distill_temperature:g}, alpha = {config.distill_alpha:g})")
     lines += [f"  - left out: {note}" for note in data.get("notes", [])]
-    lines.append(f"- Held out by article: {t['dev_articles']} dev articles (early stopping, temperature), {t['test_articles']} test articles")
+    lines.append(f"- Held out by article: {t['dev_articles']} dev articles (early stopping, calibration), {t['test_articles']} test articles")
+    calibration = t.get("calibration")
+    if calibration:
+        compared = "; ".join(f"{name} {scores['nll']:.3f} / {scores['macro_f1']:.3f}"
+                             for name, scores in calibration.get("held_out_comparison", {}).items())
+        how = "vector scaling (a scale and a shift per class)" if calibration["method"] == "vector" \
+            else f"temperature scaling (T = {calibration['temperature']:.2f})"
+        lines.append(f"- Calibrated on the dev split by {how}" + (f"; on held-out dev articles, negative log-likelihood / macro-F1: {compared}" if compared else ""))
     if summary["dev"]["best_macro_f1"] is not None:
         lines.append(f"- Best dev macro-F1: {summary['dev']['best_macro_f1']:.3f} at step {summary['dev']['best_step']}")
     test = summary.get("test")
@@ -51,7 +58,7 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         "```",
         "",
         "It also loads in `transformers.pipeline(\"text-classification\", model=\"<this directory>\", top_k=None)`",
-        "for single sentences, with the same calibrated probabilities (the temperature is folded into the weights).",
+        "for single sentences, with the same calibrated probabilities and labels (the calibration map is folded into the weights).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -28,7 +28,7 @@ from model.classifier import StanceClassifier
 from model.export.onnx_export import export_onnx, require_export_tools
 from model.labels import LABELS
 from model.model_dir import TRAINING_CONFIG_FILE, write_label_map, write_splits
-from model.temperature_folding import fold_into_classifier
+from model.calibration_folding import fold_into_classifier
 from training.checkpoints import LoopState, remove_checkpoints, resume_checkpoint, save_checkpoint
 from training.config import TrainConfig, resolve_optional_inputs, save_config
 from training.data import Record, Splits, contexts_for
@@ -204,12 +204,13 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
 
     out = Path(config.output_dir)
     staged = staging_dir(out)
-    # Fit the temperature and fold it into the head before the weights are saved, so that the
+    # Fit the calibration and fold it into the head before the weights are saved, so that the
     # weights alone (a plain transformers.pipeline) give the calibrated probabilities too.
     calibration = None
-    if splits.dev:  # temperature scaling on dev; the reports written after it then show calibrated ECE
+    if splits.dev:  # calibrated on dev; the reports written after it then show calibrated ECE
         fitted = calibrate(classifier, [r.text for r in splits.dev], [r.label for r in splits.dev],
-                           contexts_for(splits.dev, classifier.context), fitted_on=data.dev_description)
+                           contexts_for(splits.dev, classifier.context), fitted_on=data.dev_description,
+                           groups=[r.article_id for r in splits.dev], method=config.calibration)
         calibration = fold_into_classifier(classifier, fitted)
     model.save_pretrained(staged, safe_serialization=True)
     tokenizer.save_pretrained(staged)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.calibration import AffineLogits
 from model.cpu_threads import physical_cores_available
 
 INSTALL_HINT = "pip install 'stance-news[onnx]'"
@@ -35,11 +36,11 @@ class OnnxBackend:
     name = "onnx"
 
     def __init__(self, model_file: str | Path, labels: tuple[str, ...], threads: int | None = None,
-                 spin: bool = True, unfold: float = 1.0) -> None:
+                 spin: bool = True, unfold: AffineLogits = AffineLogits()) -> None:
         """`spin=False`: the session's threads sleep as soon as a call ends instead of spinning for
         the next one; for a session that shares the cores with another (the fp32 recheck).
-        `unfold`: the temperature folded into the file's head (model/temperature_folding.py);
-        logits are multiplied by it, so that callers always get raw logits."""
+        `unfold`: the calibration map folded into the file's head (model/calibration_folding.py);
+        it is undone on every output, so that callers always get raw logits."""
         ort = import_onnxruntime()
         options = ort.SessionOptions()
         if not spin:
@@ -58,4 +59,4 @@ class OnnxBackend:
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Logits, one row per sentence, for inputs as `EncodedSentences.batch` returns them."""
         logits = self._session.run([self._output_name], {name: inputs[name] for name in self._input_names})[0]
-        return logits * np.float32(self.unfold) if self.unfold != 1.0 else logits
+        return self.unfold.invert(logits)

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from model.backends.onnx_backend import OnnxBackend
+from model.calibration import AffineLogits
 
-# Top-two logit margin (raw logits, before temperature) under which int8's answer is checked in fp32.
+# Top-two margin of the calibrated logits under which int8's answer is checked in fp32.
 RECHECK_MARGIN = 0.3
 
 
@@ -33,8 +34,8 @@ class RecheckedInt8Backend:
 
     def __init__(self, int8_file: str | Path, fp32_file: str | Path, labels: tuple[str, ...],
                  threads: int | None = None, margin: float = RECHECK_MARGIN,
-                 unfold: tuple[float, float] = (1.0, 1.0)) -> None:
-        """`unfold`: the temperatures folded into the int8 and the fp32 file (see OnnxBackend)."""
+                 unfold: tuple[AffineLogits, AffineLogits] = (AffineLogits(), AffineLogits())) -> None:
+        """`unfold`: the calibration maps folded into the int8 and the fp32 file (see OnnxBackend)."""
         self.int8 = OnnxBackend(int8_file, labels, threads=threads, unfold=unfold[0])
         self._fp32_unfold = unfold[1]
         self.model_file = self.int8.model_file
@@ -50,7 +51,9 @@ class RecheckedInt8Backend:
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """int8 logits, with the rows whose top-two margin is under `margin` taken from fp32."""
         logits = self.int8.logits(inputs)
-        top_two = np.sort(logits, axis=1)[:, -2:]
+        # The margin that decides the label is taken after the calibration map (the one folded
+        # into the file, which the classifier applies): vector scaling moves the ties.
+        top_two = np.sort(self.int8.unfold.apply(logits), axis=1)[:, -2:]
         rows = np.flatnonzero(top_two[:, 1] - top_two[:, 0] < self.margin)
         with self._lock:
             self.sentences_seen += len(logits)

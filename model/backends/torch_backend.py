@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.calibration import AffineLogits
 from model.cpu_threads import physical_cores_available
 
 
@@ -18,9 +19,9 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: torch.nn.Module, unfold: float = 1.0) -> None:
-        """`unfold`: the temperature folded into the model's head (model/temperature_folding.py);
-        logits are multiplied by it, so that callers always get raw logits."""
+    def __init__(self, model: torch.nn.Module, unfold: AffineLogits = AffineLogits()) -> None:
+        """`unfold`: the calibration map folded into the model's head (model/calibration_folding.py);
+        it is undone on every output, so that callers always get raw logits."""
         self.model = model.eval()
         self.unfold = unfold
         id2label = model.config.id2label
@@ -30,7 +31,8 @@ class TorchBackend:
         self._input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in accepted]
 
     @classmethod
-    def load(cls, model_dir: str | Path, threads: int | None = None, unfold: float = 1.0) -> "TorchBackend":
+    def load(cls, model_dir: str | Path, threads: int | None = None,
+             unfold: AffineLogits = AffineLogits()) -> "TorchBackend":
         """Read the safetensors weights; torch runs `threads` intra-op threads (default: one per
         available physical core)."""
         from transformers import AutoModelForSequenceClassification
@@ -47,4 +49,4 @@ class TorchBackend:
         with torch.inference_mode():
             output = self.model(**{name: torch.from_numpy(inputs[name]).to(device) for name in self._input_names})
         logits = output.logits.float().cpu().numpy()
-        return logits * np.float32(self.unfold) if self.unfold != 1.0 else logits
+        return self.unfold.invert(logits)

@@ -17,7 +17,7 @@ import numpy as np
 
 from model.atomic_files import replaced_atomically
 from model.backends.onnx_backend import INSTALL_HINT
-from model.calibration import TemperatureScaling
+from model.calibration import LogitCalibration
 from model.encoding import SentenceEncoder
 from model.model_dir import INT8_FILE, ONNX_FILE, WEIGHTS_FILE, read_label_map
 
@@ -93,8 +93,8 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> OnnxExport:
 
 
 def _record_fold(path: Path, written: list[str]) -> None:
-    """The ONNX files hold whatever temperature model.safetensors had folded in; say so in calibration.json."""
-    calibration = TemperatureScaling.load(path)
+    """The ONNX files hold whatever calibration map model.safetensors had folded in; say so in calibration.json."""
+    calibration = LogitCalibration.load(path)
     folded = calibration.folded_into(WEIGHTS_FILE)
     if any(calibration.folded_into(name) != folded for name in written):
         calibration.with_folded(written, folded).save(path)

@@ -44,3 +44,23 @@ def test_split_scoring_counts_boundaries():
     assert perfect.boundary_precision == perfect.boundary_recall == 1.0 and perfect.exact_sentence_matches == 3
     coarser = score_splitting(articles, {"a": ["One sentence here. Another one there.", "A third."]})
     assert coarser.boundary_recall == 1.0 and coarser.boundary_precision == pytest.approx(2 / 3)
+
+
+def test_a_dev_split_held_out_of_the_extra_data_is_found_and_calibrates(tiny_corpus, own_news, tmp_path, capsys):
+    """A model trained on real news holds its dev articles out of the extra data, not the corpus:
+    `stance calibrate MODEL_DIR` must find them there."""
+    from apps.cli import main
+    from conftest import ROOT, tiny_overrides
+    from eval.evaluate import split_records_of
+    from eval.post_training import train_and_report
+    from training.config import load_config
+    from training.data import load_records
+
+    out = tmp_path / "with-own-news"
+    overrides = tiny_overrides(tiny_corpus, out) + [f"extra_data=['{own_news}']", "extra_dev_fraction=0.34"]
+    train_and_report(load_config(ROOT / "configs" / "default.yaml", overrides), progress=False)
+    dev = split_records_of(out, "dev")
+    own_articles = {r.article_id for r in load_records(own_news)}
+    assert dev and {r.article_id for r in dev} <= own_articles
+    assert main(["calibrate", str(out)]) == 0
+    assert f"fitted on {len(dev)} sentences" in capsys.readouterr().out
