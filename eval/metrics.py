@@ -1,13 +1,14 @@
-"""The one metrics function used by training, evaluation and benchmarks alike."""
+"""The metrics of evaluation and benchmarks; macro-F1 is training's selection score (training/dev_score.py)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from model.labels import LABELS
+from training.dev_score import macro_f1  # noqa: F401  (the selection score; reported from here too)
 
 
 @dataclass
@@ -24,11 +25,6 @@ class Metrics:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
-    """Macro-F1 over the four labels (a label absent from both sides counts as 0)."""
-    return float(f1_score(gold, predicted, labels=list(LABELS), average="macro", zero_division=0))
 
 
 def score(gold: Sequence[str], predicted: Sequence[str], groups: Sequence[str] | None = None,

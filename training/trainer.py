@@ -21,7 +21,6 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
 
-from eval.metrics import macro_f1
 from model.atomic_files import publish_dir, staging_dir, write_text_atomic
 from model.calibration import calibrate
 from model.classifier import StanceClassifier
@@ -32,6 +31,7 @@ from model.calibration_folding import fold_into_classifier
 from training.checkpoints import LoopState, remove_checkpoints, resume_checkpoint, save_checkpoint
 from training.config import TrainConfig, resolve_optional_inputs, save_config
 from training.data import Record, Splits, contexts_for
+from training.dev_score import macro_f1
 from training.distill import objective_for
 from training.objective import TrainingObjective
 from training.precision import autocast_for, resolve_precision
