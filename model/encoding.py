@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from model.model_dir import TOKENIZER_FILE
 # A Python str may hold lone UTF-16 surrogates (from a bad decode upstream); the Rust tokenizer
 # rejects them, so they are read as U+FFFD, the replacement character.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Sentences whose truncation `encode` remembers (see SentenceEncoder.truncated): more than the
+# sentences of the largest forward-pass call a server makes while other callers are labelling theirs.
+RECENT_TRUNCATION = 8192
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class SentenceEncoder:
         self._counter.no_truncation()
         self._counter.no_padding()
         self.max_length = max_length
+        self._recent: dict[str, bool] = {}
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def from_file(cls, model_dir: str | Path, max_length: int) -> "SentenceEncoder":
@@ -90,6 +96,8 @@ class SentenceEncoder:
         encodings = self._tokenizer.encode_batch(_tokenizable(sentences) if contexts is None
                                                else list(zip(_tokenizable(sentences), _tokenizable(contexts))))
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        if contexts is None:
+            self._remember_truncation(sentences, [bool(e.overflowing) for e in encodings])
         return EncodedSentences(
             input_ids=np.array([e.ids for e in encodings], dtype=np.int64),
             attention_mask=mask,
@@ -98,9 +106,29 @@ class SentenceEncoder:
         )
 
     def truncated(self, sentences: list[str]) -> np.ndarray:
-        """True for each sentence longer than `max_length` tokens, which the model reads only the start of."""
-        counts = [len(e.ids) for e in self._counter.encode_batch(_tokenizable(sentences))]
-        return np.array(counts, dtype=np.int64) > self.max_length
+        """True for each sentence longer than `max_length` tokens, which the model reads only the start of.
+
+        `predict` asks this right after `predict_proba` encoded the same sentences (and the HTTP
+        server right after its batcher's call did), so the answer for a sentence encoded alone
+        lately is taken from that encoding; only the others are tokenised again, untruncated.
+        """
+        tokenizable = _tokenizable(sentences)
+        with self._recent_lock:
+            known = [self._recent.get(s) for s in sentences]
+        missing = [i for i, flag in enumerate(known) if flag is None]
+        if missing:
+            counted = self._counter.encode_batch([tokenizable[i] for i in missing])
+            for i, encoding in zip(missing, counted):
+                known[i] = len(encoding.ids) > self.max_length
+        return np.array(known, dtype=bool)
+
+    def _remember_truncation(self, sentences: list[str], overflowed: list[bool]) -> None:
+        # A sentence encoded alone overflows exactly when its tokens, special tokens included,
+        # are more than max_length: the count `truncated` would compare.
+        with self._recent_lock:
+            self._recent.update(zip(sentences, overflowed))
+            for _ in range(len(self._recent) - RECENT_TRUNCATION):
+                del self._recent[next(iter(self._recent))]
 
 
 def _tokenizable(sentences: list[str]) -> list[str]:

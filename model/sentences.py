@@ -8,10 +8,10 @@ subheadings glued to the next sentence, and site boilerplate in front of the fir
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 import threading
+from dataclasses import dataclass
 
-import pysbd
+from model.pysbd_segmenter import FastSegmenter
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,10 @@ _CUT_POINTS = (
 _local = threading.local()
 
 
-def _segmenter() -> pysbd.Segmenter:
+def _segmenter() -> FastSegmenter:
     # A Segmenter keeps the text it is working on in attributes, so threads must not share one.
     if not hasattr(_local, "segmenter"):
-        _local.segmenter = pysbd.Segmenter(language="en", clean=False)
+        _local.segmenter = FastSegmenter(language="en")
     return _local.segmenter
 
 

@@ -95,6 +95,7 @@ class SentencesResponse(BaseModel):
 
 class BatchingOut(BaseModel):
     max_batch: int
+    pass_size: int
     max_wait_ms: float
     requests: int
     sentences: int
@@ -173,7 +174,8 @@ async def health(request: Request) -> HealthResponse:
         labels=list(classifier.labels), backend=classifier.backend.name, weights=weight_files(classifier),
         calibration_temperature=classifier.calibration.temperature, max_length=classifier.max_length,
         context=classifier.context, process_id=os.getpid(),
-        batching=BatchingOut(max_batch=served.batcher.max_batch, max_wait_ms=settings.max_wait_ms, **asdict(stats)),
+        batching=BatchingOut(max_batch=served.batcher.max_batch, pass_size=served.classifier.batch_size,
+                             max_wait_ms=settings.max_wait_ms, **asdict(stats)),
         limits=LimitsOut(max_body_bytes=settings.max_body_bytes, max_sentences=settings.max_sentences,
                          request_timeout_s=settings.request_timeout_s))
 
@@ -184,8 +186,9 @@ async def predict(body: PredictRequest, request: Request) -> JSONResponse:
     async with _time_limit(served.settings):
         predictions = await served.predict(body.text, body.min_confidence)
     # Built directly rather than validated again through the response model (which still
-    # documents it): a long article's answer is thousands of small objects.
-    return JSONResponse({"sentences": [asdict(p) for p in predictions]})
+    # documents it): a long article's answer is thousands of small objects. `vars` gives the
+    # fields, in order, as `asdict` would, without asdict's deep copy of every sentence.
+    return JSONResponse({"sentences": [vars(p) for p in predictions]})
 
 
 @router.post("/predict_sentences", response_model=SentencesResponse,
@@ -253,8 +256,8 @@ def create_app(settings: ServerSettings, classifier: StanceClassifier | None = N
 
 
 def load_classifier(settings: ServerSettings) -> StanceClassifier:
-    """The model as `stance serve` loads it: the batcher's calls are the classifier's batches."""
-    return StanceClassifier.from_pretrained(settings.model_dir, batch_size=settings.max_batch,
+    """The model as `stance serve` loads it: the classifier's batches are the server's passes."""
+    return StanceClassifier.from_pretrained(settings.model_dir, batch_size=settings.pass_size,
                                             backend=settings.backend, threads=settings.threads)
 
 

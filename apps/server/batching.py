@@ -4,8 +4,10 @@ One request's article is usually a few dozen sentences, too few to keep the CPU'
 busy; many callers at once would each run their own small pass. The batcher queues each
 request's sentences, gathers whatever else arrives within `max_wait_ms` (or until `max_batch`
 sentences are waiting), runs one `StanceClassifier.predict_proba` on them all in a worker
-thread, and hands every request back its own rows. While a pass runs, new requests queue up and
-go together into the next one, so batches grow with the load without any wait being tuned.
+thread, and hands every request back its own rows. While a call runs, new requests queue up and
+go together into the next one, so calls grow with the load without any wait being tuned.
+predict_proba sorts a call's sentences by length and runs them in passes of the classifier's
+batch size (the server's `--pass-size`), so the sentences of many articles share little padding.
 """
 from __future__ import annotations
 

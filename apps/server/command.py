@@ -20,9 +20,12 @@ def add_serve_command(commands, positive_int: Callable[[str], int], parents: Seq
                        help=f"address to listen on (default {DEFAULTS.host}: this machine only; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=_port, default=DEFAULTS.port, help=f"TCP port (default {DEFAULTS.port})")
     serve.add_argument("--max-batch", type=positive_int, default=DEFAULTS.max_batch,
-                       help=f"sentences from concurrent requests gathered into one forward pass (default {DEFAULTS.max_batch})")
+                       help=f"sentences from concurrent requests gathered into one model call (default {DEFAULTS.max_batch})")
+    serve.add_argument("--pass-size", type=positive_int, default=DEFAULTS.pass_size,
+                       help="sentences per forward pass: each model call's sentences are sorted by length and run in "
+                            f"passes of this many, each padded to its own longest (default {DEFAULTS.pass_size})")
     serve.add_argument("--max-wait-ms", type=_non_negative, default=DEFAULTS.max_wait_ms,
-                       help=f"how long a request waits for others to share its pass (default {DEFAULTS.max_wait_ms:g})")
+                       help=f"how long a request waits for others to share its model call (default {DEFAULTS.max_wait_ms:g})")
     serve.add_argument("--workers", type=positive_int, default=DEFAULTS.workers,
                        help="uvicorn worker processes, each with its own model and batcher (default 1)")
     serve.add_argument("--max-body-bytes", type=positive_int, default=DEFAULTS.max_body_bytes,
@@ -41,7 +44,7 @@ def add_serve_command(commands, positive_int: Callable[[str], int], parents: Seq
 
 def run_serve(args: argparse.Namespace) -> None:
     settings = ServerSettings(model_dir=args.model_dir, host=args.host, port=args.port, max_batch=args.max_batch,
-                              max_wait_ms=args.max_wait_ms, workers=args.workers, backend=args.backend,
+                              pass_size=args.pass_size, max_wait_ms=args.max_wait_ms, workers=args.workers, backend=args.backend,
                               threads=args.threads, max_body_bytes=args.max_body_bytes,
                               max_sentences=args.max_sentences, request_timeout_s=args.request_timeout)
     if args.engine == "ray":

@@ -50,7 +50,7 @@ class StanceReplica:
         for name, data in files.items():
             (Path(self._folder.name) / name).write_bytes(data)
         self.settings = settings
-        self.classifier = StanceClassifier.from_pretrained(self._folder.name, batch_size=settings.max_batch,
+        self.classifier = StanceClassifier.from_pretrained(self._folder.name, batch_size=settings.pass_size,
                                                            backend=backend, precision=precision,
                                                            threads=settings.threads)
 

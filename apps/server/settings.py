@@ -17,6 +17,11 @@ class ServerSettings:
     port: int = 8000
     max_batch: int = 64
     max_wait_ms: float = 5.0
+    # Sentences per forward pass within a model call: the call's sentences are sorted by length
+    # and cut into passes this size, each padded to its own longest. A call gathers a few
+    # articles' sentences of every length; one pass of all of them would pad every sentence to
+    # the longest, where smaller passes keep the padding near what a large sorted batch has.
+    pass_size: int = 16
     workers: int = 1
     backend: str = "auto"
     threads: int | None = None

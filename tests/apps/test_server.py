@@ -18,7 +18,8 @@ pytest.importorskip("fastapi", reason="the server needs the serve extra: pip ins
 from apps.server.local import ServerProcess  # noqa: E402  (after the extra is known to be installed)
 
 ARTICLES = list(corpus_article_texts(20).values())
-LIMITS = ["--max-wait-ms", "20", "--max-body-bytes", "200000", "--max-sentences", "300"]
+# Passes of 5 sentences: answers must not depend on how a model call is cut into passes.
+LIMITS = ["--max-wait-ms", "20", "--max-body-bytes", "200000", "--max-sentences", "300", "--pass-size", "5"]
 
 
 def as_json(predictions) -> list[dict]:
@@ -49,7 +50,9 @@ def server(tiny_model):
 def test_200_requests_from_8_clients_equal_in_process_predict_in_shared_passes(server, classifier):
     expected = [as_json(classifier.predict(text)) for text in ARTICLES]
     assert sum(map(len, expected)) > 8 * len(ARTICLES), "the articles should be real-news sized"
+    assert any(s["truncated"] for article in expected for s in article), "some sentences should pass the window"
     before = httpx.get(server.url + "health").json()["batching"]
+    assert before["pass_size"] == 5 and before["max_batch"] == 64
     local = threading.local()
 
     def send(i: int) -> tuple[int, int, dict]:
