@@ -116,6 +116,7 @@ class HealthResponse(BaseModel):
     backend: str
     weights: list[str]
     calibration_temperature: float
+    calibration_method: str
     max_length: int
     context: str
     process_id: int
@@ -172,7 +173,8 @@ async def health(request: Request) -> HealthResponse:
     return HealthResponse(
         status="ok", model=Path(settings.model_dir).name,
         labels=list(classifier.labels), backend=classifier.backend.name, weights=weight_files(classifier),
-        calibration_temperature=classifier.calibration.temperature, max_length=classifier.max_length,
+        calibration_temperature=classifier.calibration.temperature, calibration_method=classifier.calibration.method,
+        max_length=classifier.max_length,
         context=classifier.context, process_id=os.getpid(),
         batching=BatchingOut(max_batch=served.batcher.max_batch, pass_size=served.classifier.batch_size,
                              max_wait_ms=settings.max_wait_ms, **asdict(stats)),

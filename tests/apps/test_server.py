@@ -117,6 +117,7 @@ def test_health_docs_and_page(server, classifier):
     health = httpx.get(server.url + "health").json()
     assert health["labels"] == list(classifier.labels) and health["backend"] == classifier.backend.name
     assert health["calibration_temperature"] == pytest.approx(classifier.calibration.temperature)
+    assert health["calibration_method"] == classifier.calibration.method
     assert health["limits"] == {"max_body_bytes": 200_000, "max_sentences": 300, "request_timeout_s": 120.0}
     paths = httpx.get(server.url + "openapi.json").json()["paths"]
     assert {"/predict", "/predict_sentences", "/health"} <= set(paths)
