@@ -309,8 +309,8 @@ def render_calibration_figures(results: Results) -> str:
     """The calibration paragraph's measurement."""
     model = results.model("default")
     real = model.evaluation(REAL_NEWS)
-    return (f"On the real-news dev set ({_count(real.sentences)} sentences), the default model, fitted on its own corpus "
-            f"dev split ({_count(model.temperature_sentences or 0)} sentences, {model.calibration_text()}): "
+    return (f"On the real-news dev set ({_count(real.sentences)} sentences), the default model, calibrated on its own "
+            f"dev split ({_count(model.temperature_sentences or 0)} sentences) by {model.calibration_text()}: "
             f"**ECE {_f(real.ece_before)} before, {_f(real.ece_after)} after**.")
 
 
