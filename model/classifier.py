@@ -16,6 +16,7 @@ from model.calibration import LogitCalibration
 from model.context import CONTEXT_MODES, article_contexts
 from model.encoding import SentenceEncoder
 from model.explanation import Explanation, explain_by_occlusion
+from model.pass_plan import PASS_COST_TOKENS, plan_passes
 from model.model_dir import (CONFIG_FILE, INT8_FILE, ONNX_FILE, TOKENIZER_FILE, WEIGHTS_FILE, ModelDirectoryError,
                              read_id2label, read_label_map)
 from model.backends.onnx_backend import OnnxBackend, onnxruntime_available
@@ -57,7 +58,8 @@ class InferenceBackend(Protocol):
 class StanceClassifier:
     """Labels sentences as neutral, conciliatory, dismissive or threatening.
 
-    Inference is batched, sorted by token count so padding stays short, and gradient-free;
+    Inference is batched, sorted by token count and cut into passes of at most `batch_size`
+    where padding and per-pass cost are least (model/pass_plan.py), and gradient-free;
     results come back in input order. One instance may be shared across threads.
     """
 
@@ -77,6 +79,8 @@ class StanceClassifier:
         self.encoder = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
+        # The fixed cost of a pass in tokens (model/pass_plan.py); a caller may set its own.
+        self.pass_cost_tokens = PASS_COST_TOKENS
         self.context = context
         self.labels: tuple[str, ...] = model.labels
         self.calibration = LogitCalibration()  # from_pretrained reads the model directory's calibration.json
@@ -190,8 +194,8 @@ class StanceClassifier:
             chunk = slice(start, start + ENCODE_CHUNK)
             encoded = self.encoder.encode(texts[chunk], None if pairs is None else pairs[chunk])
             order = np.argsort(encoded.lengths, kind="stable")
-            for first in range(0, len(order), self.batch_size):
-                rows = order[first:first + self.batch_size]
+            for first, end in plan_passes(encoded.lengths[order], self.batch_size, self.pass_cost_tokens):
+                rows = order[first:end]
                 logits[start + rows] = self.backend.logits(encoded.batch(rows))
         return logits
 

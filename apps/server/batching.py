@@ -6,8 +6,9 @@ request's sentences, gathers whatever else arrives within `max_wait_ms` (or unti
 sentences are waiting), runs one `StanceClassifier.predict_proba` on them all in a worker
 thread, and hands every request back its own rows. While a call runs, new requests queue up and
 go together into the next one, so calls grow with the load without any wait being tuned.
-predict_proba sorts a call's sentences by length and runs them in passes of the classifier's
-batch size (the server's `--pass-size`), so the sentences of many articles share little padding.
+predict_proba sorts a call's sentences by length and cuts them into passes of at most the
+classifier's batch size (the server's `--pass-size`) where padding plus a fixed cost per pass
+is least (model/pass_plan.py), so the sentences of many articles share little padding.
 """
 from __future__ import annotations
 

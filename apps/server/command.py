@@ -22,8 +22,9 @@ def add_serve_command(commands, positive_int: Callable[[str], int], parents: Seq
     serve.add_argument("--max-batch", type=positive_int, default=DEFAULTS.max_batch,
                        help=f"sentences from concurrent requests gathered into one model call (default {DEFAULTS.max_batch})")
     serve.add_argument("--pass-size", type=positive_int, default=DEFAULTS.pass_size,
-                       help="sentences per forward pass: each model call's sentences are sorted by length and run in "
-                            f"passes of this many, each padded to its own longest (default {DEFAULTS.pass_size})")
+                       help="the most sentences in a forward pass: each model call's sentences are sorted by length and "
+                            "cut into passes, each padded to its own longest, where padding plus a fixed cost per pass is "
+                            f"least (model/pass_plan.py) (default {DEFAULTS.pass_size})")
     serve.add_argument("--max-wait-ms", type=_non_negative, default=DEFAULTS.max_wait_ms,
                        help=f"how long a request waits for others to share its model call (default {DEFAULTS.max_wait_ms:g})")
     serve.add_argument("--workers", type=positive_int, default=DEFAULTS.workers,

@@ -59,3 +59,13 @@ def test_serving_imports_nothing_from_training_or_eval():
     code = ("import sys, model; from model import StanceClassifier; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('training', 'eval')]; print(bad); assert not bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_planned_passes_give_the_same_probabilities_as_fixed_passes(tiny_model):
+    classifier = StanceClassifier.from_pretrained(tiny_model, batch_size=3)
+    sentences = [f"Officials said talks {'would go on ' * n}next week." for n in range(12)] + ["Tariffs.", "Beijing warned Washington."]
+    classifier.pass_cost_tokens = 1e9  # the fewest, fullest passes
+    fixed = classifier.predict_proba(sentences)
+    classifier.pass_cost_tokens = 0.0  # a pass per distinct length
+    planned = classifier.predict_proba(sentences)
+    np.testing.assert_allclose(planned, fixed, atol=1e-5)
