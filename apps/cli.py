@@ -54,11 +54,13 @@ def _teacher_label(args: argparse.Namespace) -> None:
     from training.teacher_labels import label_articles, write_teacher_labels
 
     # PyTorch even where an int8 export exists: the targets should be the teacher's exact probabilities.
-    teacher = StanceClassifier.from_pretrained(args.teacher_dir, backend="torch")
+    teachers = [StanceClassifier.from_pretrained(d, backend="torch", threads=args.threads) for d in args.teacher_dirs]
+    names = [Path(d).name for d in args.teacher_dirs]
     articles = load_articles(args.articles)
-    labels = label_articles(teacher, articles, teacher_name=Path(args.teacher_dir).name, articles_file=Path(args.articles).name)
+    labels = label_articles(teachers, articles, teacher_name=names[0] if len(names) == 1 else f"mean of {', '.join(names)}",
+                            articles_file=Path(args.articles).name)
     write_teacher_labels(labels, args.out)
-    print(f"{len(labels.rows)} sentences of {len(articles)} articles labelled by {args.teacher_dir}, written to {args.out}")
+    print(f"{len(labels.rows)} sentences of {len(articles)} articles labelled by {' + '.join(args.teacher_dirs)}, written to {args.out}")
 
 
 def _print_training(report) -> None:
@@ -344,10 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Writes the file that a config's teacher_labels field names: per sentence the article id, character "
                     "span, a hash of the sentence and the teacher's probabilities. Training joins the text back from "
                     "the articles file, so the file can be shared where the articles may not be.")
-    teacher_label.add_argument("teacher_dir", metavar="TEACHER_DIR", help="the teacher's model directory (e.g. runs/accurate)")
+    teacher_label.add_argument("teacher_dirs", nargs="+", metavar="TEACHER_DIR",
+                               help="the teacher's model directory (e.g. runs/accurate); several (a seed ensemble) "
+                                    "record the mean of their probabilities")
     teacher_label.add_argument("articles", help="JSON Lines of articles (article_id, text), or a .txt article")
     teacher_label.add_argument("--out", required=True, metavar="FILE",
                                help="the teacher-labels file to write (JSON Lines, replaced atomically) (required)")
+    teacher_label.add_argument("--threads", type=_positive_int, default=None,
+                               help="inference threads (default: one per physical core)")
     teacher_label.set_defaults(run=_teacher_label)
 
     evaluate = commands.add_parser("evaluate", help="score a trained model on labelled JSONL", parents=[common, model])

@@ -43,6 +43,7 @@ class TrainConfig:
     context: str = _help("What the model reads beside each sentence: 'none', 'previous' (the sentence before) or 'previous_and_first' (also the article's first sentence); stored with the model.", "none")
     output_dir: str = _help("Where the trained model, its config, metrics and model card are written (replaced atomically).", "runs/default")
     seed: int = _help("Seeds the article split, shuffling, dropout and initialisation, so a run repeats its metrics.", 13)
+    train_seed: int = _help("Seeds only shuffling, dropout and initialisation when >= 0, leaving the article split to seed: members of a seed ensemble then hold out the same articles. -1 uses seed.", -1)
     dev_fraction: float = _help("Share of articles held out for early stopping and model selection.", 0.1)
     test_fraction: float = _help("Share of articles held out for the final test report.", 0.1)
     train_fraction: float = _help("Share of the training articles actually used (for learning curves); 1.0 uses all.", 1.0)
@@ -51,6 +52,7 @@ class TrainConfig:
     eval_batch_size: int = _help("Batch size for dev/test prediction.", 128)
     epochs: int = _help("Passes over the training articles (an upper bound when early stopping triggers).", 2)
     max_steps: int = _help("Stop after this many optimiser steps; 0 means run the full epochs.", 0)
+    freeze_word_embeddings: bool = _help("Keep the encoder's word-embedding table as pretrained: about half of a small encoder's weights, so each step skips their gradients and optimiser update (faster on CPUs), and words rare in training keep their pretrained meaning.", False)
     learning_rate: float = _help("Peak AdamW learning rate, reached after warmup and decayed linearly to zero.", 8e-5)
     weight_decay: float = _help("AdamW weight decay (not applied to biases and LayerNorm).", 0.01)
     warmup_ratio: float = _help("Share of all steps spent warming the learning rate up from zero.", 0.1)
@@ -72,6 +74,11 @@ class TrainConfig:
     checkpoint_every: int = _help("Write a checkpoint (weights, optimiser, scheduler and random state) every N optimiser steps, so a killed run can resume; 0 turns checkpoints off.", 100)
     resume: bool = _help("Continue from the newest complete checkpoint in OUTPUT_DIR.checkpoints instead of starting over; the rest of the config must match the interrupted run's.", False)
 
+    @property
+    def run_seed(self) -> int:
+        """The seed of everything but the article split: train_seed where set, else seed."""
+        return self.seed if self.train_seed < 0 else self.train_seed
+
     def validate(self) -> None:
         """Reject values that would fail later, deep inside a library."""
         checks = [
@@ -88,6 +95,7 @@ class TrainConfig:
             (self.class_weighting in {"balanced", "none"}, "class_weighting must be 'balanced' or 'none'"),
             (self.eval_every >= 0 and self.patience >= 0, "eval_every and patience must be 0 or more"),
             (self.num_threads >= 0, "num_threads must be 0 or more"),
+            (self.train_seed >= -1, "train_seed must be -1 (use seed) or 0 or more"),
             (self.bootstrap_samples >= 0, "bootstrap_samples must be 0 or more"),
             (self.distill_temperature > 0, "distill_temperature must be positive"),
             (0 <= self.distill_alpha <= 1, "distill_alpha must be in [0, 1]"),

@@ -15,8 +15,8 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         f"another: {', '.join(LABELS)}.",
         "",
         f"- {'Continued from' if config.init_from else 'Base model:'} `{config.init_from or config.base_model}`, fine-tuned for "
-        f"{t['steps']} steps ({t['seconds']:.0f} s), seed {config.seed}, context: {config.context}, "
-        f"arithmetic: {t.get('precision', 'fp32')}",
+        f"{t['steps']} steps ({t['seconds']:.0f} s), {_seed_text(config)}, context: {config.context}, "
+        f"arithmetic: {t.get('precision', 'fp32')}{', word embeddings frozen' if config.freeze_word_embeddings else ''}",
         f"- Training data: {t['train_sentences']} labelled sentences per epoch in {t['train_articles']} articles "
         f"({', '.join(f'{k} {v}' for k, v in train_counts.items())}), from:",
     ]
@@ -72,3 +72,10 @@ def training_data_summary(config: TrainConfig, notes: list[str]) -> dict:
         sources.append({"path": source.path, "weight": source.weight, "dev": bool(config.extra_dev_fraction)})
     return {"sources": sources, "teacher_labels": config.teacher_labels or None,
             "teacher_articles": config.teacher_articles or None, "teacher_weight": config.teacher_weight, "notes": list(notes)}
+
+
+def _seed_text(config: TrainConfig) -> str:
+    """'seed 13', or both seeds where a seed-ensemble member trains with its own."""
+    if config.train_seed < 0:
+        return f"seed {config.seed}"
+    return f"split seed {config.seed}, training seed {config.train_seed}"

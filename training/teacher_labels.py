@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -69,10 +69,16 @@ class JoinedSentences:
     changed_sentences: int
 
 
-def label_articles(teacher: StanceClassifier, articles: Iterable[Article], teacher_name: str,
+def label_articles(teacher: StanceClassifier | Sequence[StanceClassifier], articles: Iterable[Article], teacher_name: str,
                    articles_file: str, progress: bool = True) -> TeacherLabels:
-    """Split every article with the product's splitter and record the teacher's probabilities."""
-    columns = [teacher.labels.index(label) for label in LABELS]
+    """Split every article with the product's splitter and record the teacher's probabilities.
+
+    Several teachers (the members of a seed ensemble) give the mean of their calibrated
+    probabilities: one seed's quirks on a sentence are averaged out of the student's target.
+    """
+    teachers = [teacher] if isinstance(teacher, StanceClassifier) else list(teacher)
+    if not teachers:
+        raise ValueError("label_articles needs at least one teacher")
     places, texts = [], []
     for article in articles:
         for sentence in split_sentences(article.text):
@@ -81,7 +87,7 @@ def label_articles(teacher: StanceClassifier, articles: Iterable[Article], teach
     rows = []
     for first in tqdm(range(0, len(texts), SCORING_CHUNK), desc="teacher labelling", unit="chunk", disable=not progress):
         chunk = texts[first:first + SCORING_CHUNK]
-        probabilities = teacher.predict_proba(chunk)[:, columns]
+        probabilities = np.mean([t.predict_proba(chunk)[:, [t.labels.index(label) for label in LABELS]] for t in teachers], axis=0)
         for (article_id, start, end), text, p in zip(places[first:first + SCORING_CHUNK], chunk, probabilities):
             rows.append(TeacherLabel(article_id, start, end, sentence_digest(text), tuple(float(f"{x:.4g}") for x in p)))
     return TeacherLabels(teacher_name, articles_file, rows)

@@ -108,7 +108,7 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
     objective = objective or objective_for(config)
     if config.export_onnx != "none":
         require_export_tools()  # fail now, not after the training run
-    set_seed(config.seed)
+    set_seed(config.run_seed)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
 
@@ -131,15 +131,18 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
         batched=True, remove_columns=[c for c in train_set.column_names if c not in ("label", "soft_targets")])
     lengths = [len(ids) for ids in train_set["input_ids"]]
     collate = DataCollatorWithPadding(tokenizer)
-    steps_per_epoch = len(length_grouped_batches(lengths, config.batch_size, config.seed, 0))
+    steps_per_epoch = len(length_grouped_batches(lengths, config.batch_size, config.run_seed, 0))
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
 
+    if config.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": config.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+        {"params": [p for n, p in trained if not n.endswith(no_decay)], "weight_decay": config.weight_decay},
+        {"params": [p for n, p in trained if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
@@ -157,7 +160,7 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
     stop, epoch, skip = False, step // steps_per_epoch, step % steps_per_epoch
     while not stop:
         model.train()
-        batches = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)[skip:]
+        batches = length_grouped_batches(lengths, config.batch_size, config.run_seed, epoch)[skip:]
         epoch, skip = epoch + 1, 0
         # Its own generator: the loader's seed draw must not move the global RNG a checkpoint restores.
         loader = DataLoader(train_set, batch_sampler=batches, collate_fn=collate, generator=torch.Generator())

@@ -24,6 +24,7 @@ def test_unknown_key_lists_the_valid_ones(tmp_path):
     ("epochs=two", "field 'epochs' must be int"),
     ("dev_fraction=0.95", "test_fraction must be below 1"),
     ("class_weighting=sometimes", "class_weighting"),
+    ("train_seed=-2", "train_seed must be -1"),
     ("epochs", "key=value"),
 ])
 def test_bad_values_are_named(override, fragment):

@@ -104,3 +104,25 @@ def test_training_with_teacher_labels_joins_the_pool_and_records_every_source(po
     assert saved.extra_data == [f"{own_news}:0.5"] and saved.optional_extra_data == []
     assert len(StanceClassifier.from_pretrained(out).predict(ARTICLES[0]["text"])) == 2
     assert set(StanceClassifier.from_pretrained(out).labels) == set(LABELS)
+
+
+def test_several_teachers_record_the_mean_of_their_probabilities(tiny_model, pool, tmp_path):
+    """A seed ensemble as the teacher: one command, the mean of the members' calibrated probabilities."""
+    import shutil
+
+    from model.calibration import AffineLogits
+    from model.calibration_folding import refold_weights_file
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model, other)
+    refold_weights_file(other, AffineLogits(), AffineLogits((1.0,) * 4, (1.0, 0.0, 0.0, -1.0)))  # another head: another teacher
+    articles, first = pool
+    second, both = tmp_path / "second.jsonl", tmp_path / "both.jsonl"
+    assert main(["teacher-label", str(other), str(articles), "--out", str(second), "--threads", "1"]) == 0
+    assert main(["teacher-label", str(tiny_model), str(other), str(articles), "--out", str(both)]) == 0
+    one, two, mean = (read_teacher_labels(path) for path in (first, second, both))
+    assert mean.teacher == f"mean of {tiny_model.name}, other" and len(mean.rows) == len(one.rows) == 4
+    for a, b, m in zip(one.rows, two.rows, mean.rows):
+        assert (m.article_id, m.start, m.end, m.digest) == (a.article_id, a.start, a.end, a.digest)
+        np.testing.assert_allclose(m.probabilities, (np.array(a.probabilities) + np.array(b.probabilities)) / 2, atol=1e-3)
+    assert not np.allclose([r.probabilities for r in one.rows], [r.probabilities for r in two.rows], atol=0.05)

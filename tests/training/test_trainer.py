@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,3 +53,37 @@ def test_class_weights_are_inverse_frequency():
     records = [Record("a", i, "x", label) for i, label in enumerate(["neutral"] * 6 + ["threatening"] * 2)]
     weights = class_weights(records).tolist()
     assert weights[0] == pytest.approx(8 / (4 * 6)) and weights[3] == pytest.approx(8 / (4 * 2)) and weights[1] == 1.0
+
+
+def test_a_training_seed_keeps_the_article_split_and_changes_the_weights(tiny_corpus, tmp_path):
+    """Seed-ensemble members must hold out the same articles (the student's dev and test) yet differ."""
+    from safetensors.numpy import load_file
+
+    runs = {}
+    for name, extra in (("base", []), ("member", ["train_seed=29"])):
+        out = tmp_path / name
+        train(load_config(ROOT / "configs" / "default.yaml", tiny_overrides(tiny_corpus, out) + extra), progress=False)
+        runs[name] = out
+    splits = [json.loads((runs[n] / "splits.json").read_text()) for n in runs]
+    assert splits[0] == splits[1]
+    weights = [load_file(str(runs[n] / "model.safetensors")) for n in runs]
+    assert any(not np.array_equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert load_config(ROOT / "configs" / "default.yaml", ["train_seed=29"]).run_seed == 29
+    assert load_config(ROOT / "configs" / "default.yaml").run_seed == 13
+
+
+def test_frozen_word_embeddings_stay_as_pretrained_while_the_rest_trains(tiny_corpus, tmp_path):
+    from safetensors.numpy import load_file
+
+    from model.base_model import resolve_base_model
+
+    out = tmp_path / "frozen"
+    train(load_config(ROOT / "configs" / "default.yaml", tiny_overrides(tiny_corpus, out) + ["freeze_word_embeddings=true"]),
+          progress=False)
+    trained = load_file(str(out / "model.safetensors"))
+    base = load_file(str(next(Path(resolve_base_model("sentence-transformers/all-MiniLM-L6-v2")).glob("*.safetensors"))))
+    name = next(k for k in trained if k.endswith("word_embeddings.weight"))
+    base_name = next(k for k in base if k.endswith("word_embeddings.weight"))
+    np.testing.assert_array_equal(trained[name], base[base_name])
+    layer = next(k for k in trained if k.endswith("layer.0.attention.self.query.weight"))
+    assert not np.array_equal(trained[layer], base[next(k for k in base if k.endswith("layer.0.attention.self.query.weight"))])
