@@ -42,7 +42,7 @@ class TrainConfig:
     init_from: str = _help("A model directory written by `stance train` to continue fine-tuning (its weights and tokenizer; base_model is then unused); '' starts from base_model.", "")
     context: str = _help("What the model reads beside each sentence: 'none', 'previous' (the sentence before) or 'previous_and_first' (also the article's first sentence); stored with the model.", "none")
     output_dir: str = _help("Where the trained model, its config, metrics and model card are written (replaced atomically).", "runs/default")
-    seed: int = _help("Seeds the article split, shuffling, dropout and initialisation, so a run repeats its metrics.", 13)
+    seed: int = _help("Seeds the article split and (unless train_seed is set) shuffling, dropout and initialisation, so a run repeats its metrics.", 13)
     train_seed: int = _help("Seeds only shuffling, dropout and initialisation when >= 0, leaving the article split to seed: members of a seed ensemble then hold out the same articles. -1 uses seed.", -1)
     dev_fraction: float = _help("Share of articles held out for early stopping and model selection.", 0.1)
     test_fraction: float = _help("Share of articles held out for the final test report.", 0.1)
