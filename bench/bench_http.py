@@ -83,7 +83,23 @@ def split_rate(articles: list[str]) -> float:
     return count / (time.perf_counter() - started)
 
 
-def http_run(url: str, articles: list[str], clients: int, requests: int) -> dict:
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) a process has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def in_process_cpu_per_sentence(classifier, sentences: list[str]) -> float:
+    """CPU milliseconds per sentence of one predict_proba call in this process (the server idle)."""
+    started = time.process_time()
+    classifier.predict_proba(sentences)
+    return 1000 * (time.process_time() - started) / len(sentences)
+
+
+def http_run(url: str, articles: list[str], clients: int, requests: int, server_pid: int | None = None) -> dict:
     """`requests` POST /predict from `clients` concurrent clients; sentences/s, latency
     percentiles, model calls.
 
@@ -113,9 +129,12 @@ def http_run(url: str, articles: list[str], clients: int, requests: int) -> dict
             return results
 
     before = httpx.get(url + "health").json()["batching"]
-    started = time.perf_counter()
+    server_cpu = process_cpu_seconds(server_pid) if server_pid else None
+    started, client_cpu = time.perf_counter(), time.process_time()
     results = asyncio.run(send_all())
-    wall = time.perf_counter() - started
+    wall, client_cpu = time.perf_counter() - started, time.process_time() - client_cpu
+    if server_cpu is not None:
+        server_cpu = process_cpu_seconds(server_pid) - server_cpu
     after = httpx.get(url + "health").json()["batching"]
     latencies = [latency for latency, _ in results]
     sentences = sum(n for _, n in results)
@@ -123,7 +142,10 @@ def http_run(url: str, articles: list[str], clients: int, requests: int) -> dict
     return {"clients": clients, "requests": requests, "sentences": sentences, "seconds": round(wall, 2),
             "sentences_per_s": round(sentences / wall, 1), "p50_latency_s": round(percentile(latencies, 0.5), 3),
             "p95_latency_s": round(percentile(latencies, 0.95), 3), "model_calls": calls,
-            "sentences_per_call": round(sentences / max(calls, 1), 1)}
+            "sentences_per_call": round(sentences / max(calls, 1), 1),
+            # Where the cores went: the clients share the machine with the server here.
+            "client_cpu_s": round(client_cpu, 2), "server_cpu_s": None if server_cpu is None else round(server_cpu, 2),
+            "server_cpu_ms_per_sentence": None if server_cpu is None else round(1000 * server_cpu / sentences, 2)}
 
 
 def _version(package: str) -> str:
@@ -180,10 +202,12 @@ def main(argv: list[str] | None = None) -> int:
             texts = [articles[i % len(articles)] for i in range(args.requests)]
             requested = [s.text for text in texts for s in split_sentences(text)]
             before = in_process_rate(classifier, requested), in_process_split_rate(classifier, texts)
-            run = http_run(server.url, articles, clients, args.requests)
+            cpu_per_sentence = in_process_cpu_per_sentence(classifier, requested)
+            run = http_run(server.url, articles, clients, args.requests, server.process.pid)
             after = in_process_rate(classifier, requested), in_process_split_rate(classifier, texts)
             run["in_process_sentences_per_s"] = round(statistics.mean([before[0], after[0]]), 1)
             run["ratio_to_in_process"] = round(run["sentences_per_s"] / run["in_process_sentences_per_s"], 2)
+            run["in_process_cpu_ms_per_sentence"] = round(cpu_per_sentence, 2)
             run["in_process_with_splitting_sentences_per_s"] = round(statistics.mean([before[1], after[1]]), 1)
             run["ratio_to_in_process_with_splitting"] = round(
                 run["sentences_per_s"] / run["in_process_with_splitting_sentences_per_s"], 2)
@@ -212,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{run['ratio_to_in_process']:.2f} | {run['in_process_with_splitting_sentences_per_s']:.0f} | "
               f"{run['ratio_to_in_process_with_splitting']:.2f} | {run['p50_latency_s']:.2f} | {run['p95_latency_s']:.2f} | "
               f"{run['sentences_per_call']:.0f} |")
+    print(f"\nWhere the {os.cpu_count()} logical CPUs went during each level (CPU seconds; the clients run on this machine):\n")
+    print("| clients | wall (s) | client CPU (s) | server CPU (s) | server CPU ms/sentence | in-process CPU ms/sentence |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for run in runs:
+        print(f"| {run['clients']} | {run['seconds']:.1f} | {run['client_cpu_s']:.1f} | {run['server_cpu_s'] or 'n/a'} | "
+              f"{run['server_cpu_ms_per_sentence'] or 'n/a'} | {run['in_process_cpu_ms_per_sentence']:.2f} |")
     if args.json:
         from model.atomic_files import write_text_atomic
 

@@ -79,8 +79,7 @@ def quantize_int8(fp32_file: str | Path, int8_file: str | Path, encoder: Sentenc
 
     model = onnx.load(str(fp32_file))
     keep_fp32 = feed_forward_output_matmuls(model)
-    maxima = _activation_maxima(model, encoder, list(calibration))
-    _smooth(model, maxima, alpha, skip=set(keep_fp32))
+    smooth_activations(model, encoder, calibration, alpha, skip=keep_fp32)
     with tempfile.TemporaryDirectory(dir=Path(int8_file).parent, prefix=".smoothing.") as scratch:
         smoothed = Path(scratch) / "smoothed.onnx"
         onnx.save(model, str(smoothed))
@@ -105,9 +104,20 @@ def _quiet_preprocessing_advice() -> Iterator[None]:
         logging.getLogger().removeFilter(quiet)
 
 
+def smooth_activations(model, encoder: SentenceEncoder, calibration: Sequence[str] = CALIBRATION_SENTENCES,
+                       alpha: float = SMOOTHING_ALPHA, skip: Sequence[str] = ()) -> None:
+    """Smooth, in place, the input of every weighted MatMul and fused Attention node of an ONNX
+    graph, except the nodes named in `skip` (those left in fp32 need no smoothing). The graph
+    computes the same function in fp32 afterwards; only its quantised copy differs."""
+    maxima = _activation_maxima(model, encoder, list(calibration))
+    _smooth(model, maxima, alpha, skip=set(skip))
+
+
 def feed_forward_output_matmuls(model) -> list[str]:
-    """Names of the MatMuls whose input is a GELU output (Erf or Tanh a few nodes upstream)."""
+    """Names of the MatMuls whose input is a GELU output: Erf or Tanh a few nodes upstream in
+    the exported graph, a fused GELU node right before it in an optimised one."""
     producer = {out: node for node in model.graph.node for out in node.output}
+    fused_gelu = ("Gelu", "BiasGelu", "FastGelu")
 
     def after_gelu(tensor: str, depth: int) -> bool:
         node = producer.get(tensor)
@@ -115,12 +125,19 @@ def feed_forward_output_matmuls(model) -> list[str]:
             return False
         return node.op_type in ("Erf", "Tanh") or any(after_gelu(name, depth - 1) for name in node.input)
 
-    return [node.name for group in _weighted_matmuls(model).values() for node in group
-            if after_gelu(node.input[0], 4)]
+    def reads_gelu(node) -> bool:
+        if node.op_type != "MatMul":
+            return False
+        source = producer.get(node.input[0])
+        return (source is not None and source.op_type in fused_gelu) or after_gelu(node.input[0], 4)
+
+    return [node.name for group in _weighted_matmuls(model).values() for node in group if reads_gelu(node)]
 
 
 def _weighted_matmuls(model) -> dict[str, list]:
-    """MatMul nodes whose second input is a 2-D weight, grouped by their activation input."""
+    """MatMul nodes whose second input is a 2-D weight, grouped by their activation input; also
+    the fused Attention nodes of an optimised graph (onnxruntime.transformers), whose second
+    input is the packed Q/K/V weight and whose int8 form (QAttention) quantises that input too."""
     weights = {init.name: init for init in model.graph.initializer}
     uses: dict[str, int] = {}
     for node in model.graph.node:
@@ -128,7 +145,7 @@ def _weighted_matmuls(model) -> dict[str, list]:
             uses[name] = uses.get(name, 0) + 1
     groups: dict[str, list] = {}
     for node in model.graph.node:
-        weight = node.input[1] if node.op_type == "MatMul" else None
+        weight = node.input[1] if node.op_type in ("MatMul", "Attention") else None
         # A weight shared with another node (tied embeddings) cannot be rescaled for one of them.
         if weight in weights and len(weights[weight].dims) == 2 and uses[weight] == 1:
             groups.setdefault(node.input[0], []).append(node)

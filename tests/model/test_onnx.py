@@ -210,6 +210,42 @@ def test_int8_keeps_the_feed_forward_outputs_in_fp32(exported):
     assert sum(op == "MatMulInteger" for op in nodes.values()) >= 4 * len(kept)
 
 
+def test_smoothing_a_fused_graph_reaches_attention_and_keeps_the_function(exported, tmp_path):
+    """bench/bench_onnx_fusions.py smooths ONNX Runtime's fused graph before int8: the fused
+    Attention nodes' inputs are smoothed too, the FFN outputs are still found, and in fp32 the
+    smoothed graph computes the same logits."""
+    import onnx
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+
+    from model.encoding import SentenceEncoder
+    from model.export.onnx_quantize import feed_forward_output_matmuls, smooth_activations
+
+    config = json.loads((exported / "config.json").read_text())
+    fused = optimizer.optimize_model(str(exported / ONNX_FILE), model_type="bert", num_heads=config["num_attention_heads"],
+                                     hidden_size=config["hidden_size"], optimization_options=FusionOptions("bert"), opt_level=0)
+    files = {"fused": tmp_path / "fused.onnx", "smoothed": tmp_path / "smoothed.onnx"}
+    fused.save_model_to_file(str(files["fused"]))
+    graph = onnx.load(str(files["fused"]))
+    attention = [node for node in graph.graph.node if node.op_type == "Attention"]
+    assert len(attention) == config["num_hidden_layers"]
+    assert len(feed_forward_output_matmuls(graph)) == config["num_hidden_layers"]
+    reference = StanceClassifier.from_pretrained(exported, backend="torch")
+    encoder = SentenceEncoder.from_file(exported, reference.max_length)
+    smooth_activations(graph, encoder)
+    producers = {out: node for node in graph.graph.node for out in node.output}
+    assert all(producers[node.input[0]].op_type == "Mul" for node in graph.graph.node if node.op_type == "Attention")
+    onnx.save(graph, str(files["smoothed"]))
+    assert sum(node.op_type == "Mul" for node in graph.graph.node) > sum(
+        node.op_type == "Mul" for node in onnx.load(str(files["fused"])).graph.node)
+    sentences = corpus_sentences(24)
+    folded = reference.calibration.folded_into(ONNX_FILE)
+    logits = [StanceClassifier(OnnxBackend(files[name], reference.labels, unfold=folded), encoder,
+                               max_length=reference.max_length).predict_logits(sentences) for name in ("fused", "smoothed")]
+    np.testing.assert_allclose(logits[1], logits[0], atol=2e-4)
+    np.testing.assert_allclose(logits[0], reference.predict_logits(sentences), atol=2e-4)
+
+
 def test_onnx_applies_the_stored_temperature_and_explains(exported, torch_classifier):
     from model.calibration import softmax
     from model.model_dir import CALIBRATION_FILE
