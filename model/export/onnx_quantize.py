@@ -131,10 +131,10 @@ def feed_forward_output_matmuls(model) -> list[str]:
         source = producer.get(node.input[0])
         return (source is not None and source.op_type in fused_gelu) or after_gelu(node.input[0], 4)
 
-    return [node.name for group in _weighted_matmuls(model).values() for node in group if reads_gelu(node)]
+    return [node.name for group in _weighted_nodes(model).values() for node in group if reads_gelu(node)]
 
 
-def _weighted_matmuls(model) -> dict[str, list]:
+def _weighted_nodes(model) -> dict[str, list]:
     """MatMul nodes whose second input is a 2-D weight, grouped by their activation input; also
     the fused Attention nodes of an optimised graph (onnxruntime.transformers), whose second
     input is the packed Q/K/V weight and whose int8 form (QAttention) quantises that input too."""
@@ -157,7 +157,7 @@ def _activation_maxima(model, encoder: SentenceEncoder, sentences: list[str]) ->
     import onnx
     import onnxruntime as ort
 
-    names = sorted(_weighted_matmuls(model))
+    names = sorted(_weighted_nodes(model))
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     for name in names:
@@ -179,7 +179,7 @@ def _smooth(model, maxima: dict[str, np.ndarray], alpha: float, skip: set[str]) 
 
     weights = {init.name: init for init in model.graph.initializer}
     nodes = list(model.graph.node)
-    for activation, group in _weighted_matmuls(model).items():
+    for activation, group in _weighted_nodes(model).items():
         if all(node.name in skip for node in group):
             continue
         matrices = [numpy_helper.to_array(weights[node.input[1]]) for node in group]
