@@ -236,6 +236,8 @@ def _export(args: argparse.Namespace) -> None:
     for path in (result.fp32, result.int8):
         if path is not None:
             print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB)")
+    if result.int8_recipe:
+        print(f"int8: {result.int8_recipe}")
     print(f"export took {result.seconds:.0f} s; StanceClassifier.from_pretrained(backend='auto') now uses "
           f"{'the int8 model' if result.int8 else 'torch (export with --int8 for the fast path)'}")
 

@@ -25,51 +25,42 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "realnews_dev.jsonl"
 
 
-def fuse_and_quantise(model_dir: Path, scratch: Path, encoder) -> dict[str, Path]:
-    """The fused fp32 graph and its int8 copies: plain; smoothed first (model/export/onnx_quantize.py,
-    Attention inputs included); smoothed with the FFN-output MatMuls of the first half of the
-    layers kept fp32; smoothed with all of them kept fp32 (what the current int8 file keeps)."""
+def int8_variants(model_dir: Path, scratch: Path, encoder) -> dict[str, Path]:
+    """The fused fp32 graph and int8 copies made by model/export/onnx_quantize.py with different
+    choices: unfused with every FFN output fp32 (the export before fusion), and fused with none,
+    the first half (the export's default) or all of the FFN outputs fp32."""
     import onnx
-    from onnxruntime.transformers import optimizer
-    from onnxruntime.transformers.fusion_options import FusionOptions
 
-    from model.export.onnx_quantize import feed_forward_output_matmuls, smooth_activations
+    from model.export.onnx_quantize import fused_graph, quantize_int8
 
     scratch.mkdir(parents=True, exist_ok=True)
-    fused = scratch / "fused.onnx"
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    optimised = optimizer.optimize_model(str(model_dir / "model.onnx"), model_type="bert",
-                                         num_heads=config["num_attention_heads"], hidden_size=config["hidden_size"],
-                                         optimization_options=FusionOptions("bert"), opt_level=0)
-    print("fused operators:", {k: v for k, v in optimised.get_fused_operator_statistics().items() if v})
-    optimised.save_model_to_file(str(fused))
-    ffn_outputs = feed_forward_output_matmuls(onnx.load(str(fused)))
-    smoothed = onnx.load(str(fused))
-    smooth_activations(smoothed, encoder)
-    onnx.save(smoothed, str(scratch / "fused.smoothed.onnx"))
-    first_half = ffn_outputs[:len(ffn_outputs) // 2]
-    variants = {"fused, then int8": (fused, [], "fused.int8.onnx"),
-                "fused, smoothed, then int8": (scratch / "fused.smoothed.onnx", [], "fused.smoothed.int8.onnx"),
-                "fused, smoothed, int8, FFN outputs of the first half fp32":
-                    (scratch / "fused.smoothed.onnx", first_half, "fused.smoothed.int8.half_ffn_fp32.onnx"),
-                "fused, smoothed, int8, FFN outputs fp32":
-                    (scratch / "fused.smoothed.onnx", ffn_outputs, "fused.smoothed.int8.ffn_fp32.onnx")}
-    files = {"fused fp32": fused}
-    for name, (source, exclude, file_name) in variants.items():
+    shape = {"attention_heads": config["num_attention_heads"], "hidden_size": config["hidden_size"]}
+    fp32 = model_dir / "model.onnx"
+    fused = fused_graph(fp32, encoder=encoder, **shape)
+    if fused is None:
+        raise SystemExit(f"ONNX Runtime's optimizer found no attention to fuse in {fp32}")
+    files = {"fused fp32": scratch / "fused.onnx"}
+    onnx.save(fused, str(files["fused fp32"]))
+    layers = config["num_hidden_layers"]
+    variants = {"int8, unfused, all FFN outputs fp32 (the export before fusion)": ("unfused.int8.onnx", {}, layers),
+                "int8, fused, all int8": ("fused.int8.all.onnx", shape, 0),
+                "int8, fused, FFN outputs of the first half fp32 (the export)": ("fused.int8.half.onnx", shape, None),
+                "int8, fused, all FFN outputs fp32": ("fused.int8.ffn_fp32.onnx", shape, layers)}
+    for name, (file_name, fusion, kept) in tqdm(variants.items(), desc="quantising"):
         files[name] = scratch / file_name
-        quantise_fused(source, files[name], exclude)
+        quantize_int8(fp32, files[name], encoder, fp32_feed_forward=kept, **fusion)
     return files
 
 
-def quantise_fused(source: Path, target: Path, exclude: list[str]) -> None:
-    """Dynamic per-channel int8 of the MatMul and Attention nodes, except those named in `exclude`."""
+def int8_recipe(model_dir: Path) -> str:
+    """What the int8 file's metadata says of how it was made (files exported before it was recorded say nothing)."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # The fused graph's contrib ops defeat shape inference: tell the quantiser the weights are fp32.
-    quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=exclude,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    from model.export.onnx_quantize import RECIPE_KEY
+
+    model = onnx.load(str(model_dir / "model.int8.onnx"), load_external_data=False)
+    return {entry.key: entry.value for entry in model.metadata_props}.get(RECIPE_KEY, "unfused, before the recipe was recorded")
 
 
 def recheck_share(model, texts: list[str]) -> float:
@@ -105,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = [json.loads(line)["text"] for line in args.dev.open(encoding="utf-8") if line.strip()]
     reference = StanceClassifier.from_pretrained(args.model_dir, backend="torch", threads=args.threads)
     labels, encoder = reference.labels, SentenceEncoder.from_file(args.model_dir, reference.max_length)
-    fused = fuse_and_quantise(args.model_dir, args.scratch, encoder)
+    variants = int8_variants(args.model_dir, args.scratch, encoder)
     calibration = reference.calibration
     # Every file carries the calibration map in its head; each backend undoes it, and the
     # classifier applies it once (labels are compared after it, as predict gives them).
@@ -125,12 +116,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ours = {"StanceClassifier, torch": reference,
             "ONNX fp32": onnx_file(args.model_dir / "model.onnx"),
-            "ONNX int8 (current file)": onnx_file(args.model_dir / "model.int8.onnx", folded_int8),
+            f"ONNX int8 (the model directory's file: {int8_recipe(args.model_dir)})": onnx_file(args.model_dir / "model.int8.onnx", folded_int8),
             "ONNX int8 + fp32 recheck (`backend=\"auto\"`)": rechecked(args.model_dir / "model.int8.onnx", folded_int8)}
-    ours |= {name: onnx_file(path) for name, path in fused.items()}
-    for name in ("fused, smoothed, then int8", "fused, smoothed, int8, FFN outputs of the first half fp32",
-                 "fused, smoothed, int8, FFN outputs fp32"):
-        ours[f"{name} + fp32 recheck"] = rechecked(fused[name])
+    ours |= {name: onnx_file(path) for name, path in variants.items()}
+    for name in list(variants)[1:]:
+        ours[f"{name} + fp32 recheck"] = rechecked(variants[name])
     torch.set_num_threads(args.threads)
     classify = pipeline("text-classification", model=str(args.model_dir), device="cpu")
     runners = {"transformers.pipeline (batch 64)": lambda batch: [out["label"] for out in classify(list(batch), batch_size=64)]}

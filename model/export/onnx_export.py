@@ -41,6 +41,7 @@ class OnnxExport:
     fp32: Path
     int8: Path | None
     seconds: float
+    int8_recipe: str = ""
 
 
 def require_export_tools() -> None:
@@ -83,13 +84,14 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> OnnxExport:
                           input_names=names, output_names=["logits"], dynamic_axes=axes,
                           opset_version=17, dynamo=False)
         _check_against_torch(scratch, model, encoder, names)
-    int8_file = None
+    int8_file, recipe = None, ""
     if int8:
         int8_file = path / INT8_FILE
         with replaced_atomically(int8_file) as scratch:
-            quantize_int8(fp32, scratch, encoder)
+            recipe = quantize_int8(fp32, scratch, encoder, attention_heads=getattr(model.config, "num_attention_heads", None),
+                          hidden_size=getattr(model.config, "hidden_size", None)).describe()
     _record_fold(path, [fp32.name] + ([int8_file.name] if int8_file else []))
-    return OnnxExport(fp32, int8_file, time.perf_counter() - started)
+    return OnnxExport(fp32, int8_file, time.perf_counter() - started, recipe)
 
 
 def _record_fold(path: Path, written: list[str]) -> None:

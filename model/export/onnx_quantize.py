@@ -9,18 +9,23 @@ few calibration sentences, and the weight rows are multiplied by s: the same fun
 fp32, with the outliers moved where per-channel weight scales absorb them. Weights are then
 quantised per output channel.
 
-The MatMuls that read the feed-forward activation (GELU output) stay in fp32: their inputs have
-the widest, most one-sided range, and measured on the default model (631 real dev sentences,
-1,500 corpus sentences, labels compared with fp32) they caused most label changes: all in
-int8 96.99% dev / 98.40% corpus agreement; these six kept in fp32 99.21% / 99.20%; keeping
-instead the attention output, the Q/K/V projections, the FFN input or a whole last layer
-changed nothing (96.7-97.3%). They are a third of the encoder's weight FLOPs.
+Before quantising, ONNX Runtime's transformer optimizer fuses each layer's attention into one
+Attention node (int8: QAttention), and GELU and the residual LayerNorms into single kernels.
+Quantised after fusion the graph runs faster and changes fewer labels than the unfused int8
+graph, because the attention's softmax path stays in one fp32 kernel. The MatMuls that read
+the feed-forward activation (GELU output) are the int8 error's main source: their inputs have
+the widest, most one-sided range, and the earlier layers' errors travel furthest. Those of the
+first half of the layers stay fp32 in the fused graph. A graph the optimizer cannot fuse (an
+encoder whose attention it does not recognise, such as MPNet's with its relative position bias)
+is quantised unfused, with all the feed-forward outputs kept fp32. The README's serving section
+and bench/bench_onnx_fusions.py give the measurements behind both choices.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -31,6 +36,10 @@ from model.encoding import SentenceEncoder
 # Share of the outlier difficulty moved into the weights: on the dev model 0.7 halved the
 # largest probability error of plain per-channel quantisation; 0.5 and 0.9 did less.
 SMOOTHING_ALPHA = 0.7
+
+# Largest logit difference between the fused and the exported fp32 graph that counts as the same model.
+FUSED_LOGIT_TOLERANCE = 1e-3
+RECIPE_KEY = "stance.int8_recipe"
 
 # Written for calibration: news register, the four stances, short to long. Activation outliers
 # sit in fixed channels of the encoder, so a few dozen sentences find them.
@@ -71,21 +80,111 @@ CALIBRATION_SENTENCES: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How an int8 file was made, recorded in its metadata (`stance.int8_recipe`)."""
+
+    fused: bool
+    fp32_matmuls: tuple[str, ...]
+    alpha: float = SMOOTHING_ALPHA
+
+    def describe(self) -> str:
+        graph = "fused attention, GELU and LayerNorm" if self.fused else "unfused graph"
+        return f"{graph}; smoothed (alpha {self.alpha}); {len(self.fp32_matmuls)} feed-forward output MatMuls fp32"
+
+
 def quantize_int8(fp32_file: str | Path, int8_file: str | Path, encoder: SentenceEncoder,
-                  calibration: Sequence[str] = CALIBRATION_SENTENCES, alpha: float = SMOOTHING_ALPHA) -> None:
-    """Write a smoothed, dynamically int8-quantised copy of the fp32 ONNX model to `int8_file`."""
+                  attention_heads: int | None = None, hidden_size: int | None = None,
+                  calibration: Sequence[str] = CALIBRATION_SENTENCES, alpha: float = SMOOTHING_ALPHA,
+                  fp32_feed_forward: int | None = None) -> Int8Recipe:
+    """Write a smoothed, dynamically int8-quantised copy of the fp32 ONNX model to `int8_file`.
+
+    With the encoder's `attention_heads` and `hidden_size` the graph is fused first (when the
+    optimizer recognises its attention and the fused graph computes what the exported one does).
+    `fp32_feed_forward` is how many feed-forward output MatMuls, from the first layer on, stay
+    fp32; by default the first half of them in a fused graph and all of them in an unfused one.
+    """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model = onnx.load(str(fp32_file))
-    keep_fp32 = feed_forward_output_matmuls(model)
+    model = None
+    if attention_heads and hidden_size:
+        model = fused_graph(fp32_file, attention_heads, hidden_size, encoder)
+    fused = model is not None
+    model = model if fused else onnx.load(str(fp32_file))
+    feed_forward = feed_forward_output_matmuls(model)
+    if fp32_feed_forward is None:
+        fp32_feed_forward = len(feed_forward) // 2 if fused else len(feed_forward)
+    keep_fp32 = feed_forward[:fp32_feed_forward]
     smooth_activations(model, encoder, calibration, alpha, skip=keep_fp32)
+    recipe = Int8Recipe(fused, tuple(keep_fp32), alpha)
     with tempfile.TemporaryDirectory(dir=Path(int8_file).parent, prefix=".smoothing.") as scratch:
         smoothed = Path(scratch) / "smoothed.onnx"
         onnx.save(model, str(smoothed))
+        options = {}
+        if fused:
+            # The fused graph's contrib ops defeat the quantiser's shape inference: its weights are fp32.
+            options = {"op_types_to_quantize": ["MatMul", "Attention"],
+                       "extra_options": {"DefaultTensorType": onnx.TensorProto.FLOAT}}
         with _quiet_preprocessing_advice():
             quantize_dynamic(smoothed, Path(int8_file), weight_type=QuantType.QInt8, per_channel=True,
-                             nodes_to_exclude=keep_fp32)
+                             nodes_to_exclude=list(keep_fp32), **options)
+    _record_recipe(Path(int8_file), recipe)
+    return recipe
+
+
+def fused_graph(fp32_file: str | Path, attention_heads: int, hidden_size: int, encoder: SentenceEncoder):
+    """ONNX Runtime's transformer fusions of the exported graph (an onnx.ModelProto), or None
+    when they find no attention to fuse or the fused graph's logits differ from the exported
+    graph's on the calibration sentences."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+
+    with _quiet_optimizer():
+        # opt_level 0: the optimizer's own Python fusions only, no CPU-specific session rewrites
+        # baked into the file, so it loads the same on every machine.
+        optimised = optimizer.optimize_model(str(fp32_file), model_type="bert", num_heads=attention_heads,
+                                             hidden_size=hidden_size, optimization_options=FusionOptions("bert"),
+                                             opt_level=0)
+    model = optimised.model
+    if not any(node.op_type == "Attention" for node in model.graph.node):
+        return None
+    if not any(opset.domain == "com.microsoft" for opset in model.opset_import):
+        # The fused kernels are ONNX Runtime contrib ops; onnx's shape inference needs their domain declared.
+        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    sentences = list(CALIBRATION_SENTENCES[:8])
+    logits = []
+    for graph in (model.SerializeToString(), str(fp32_file)):
+        session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
+        wanted = {i.name for i in session.get_inputs()}
+        batch = {k: v for k, v in encoder.encode(sentences).batch(np.arange(len(sentences))).items() if k in wanted}
+        logits.append(session.run(None, batch)[0])
+    if float(np.abs(logits[0] - logits[1]).max()) > FUSED_LOGIT_TOLERANCE:
+        return None
+    return model
+
+
+def _record_recipe(int8_file: Path, recipe: Int8Recipe) -> None:
+    """Write the recipe into the int8 file's metadata, so that a served file says how it was made."""
+    import onnx
+
+    model = onnx.load(str(int8_file))
+    entry = next((p for p in model.metadata_props if p.key == RECIPE_KEY), None) or model.metadata_props.add()
+    entry.key, entry.value = RECIPE_KEY, recipe.describe()
+    onnx.save(model, str(int8_file))
+
+
+@contextlib.contextmanager
+def _quiet_optimizer() -> Iterator[None]:
+    """The optimizer logs each fusion and warns about shapes it cannot infer, from loggers named
+    after its modules; a user exporting a model needs none of it."""
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 @contextlib.contextmanager
