@@ -84,12 +84,24 @@ def split_rate(articles: list[str]) -> float:
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """CPU seconds (user + system, all threads) a process has used so far; None off Linux."""
+    """CPU seconds (user + system, all threads) a process and its child processes (the
+    server's workers) have used so far; None off Linux."""
+    def own(stat: str) -> tuple[int, float]:
+        fields = stat.rsplit(")", 1)[1].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        _, total = own(Path(f"/proc/{pid}/stat").read_text())
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent, seconds = own(stat_file.read_text())
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            total += seconds
+    return total
 
 
 def in_process_cpu_per_sentence(classifier, sentences: list[str]) -> float:
@@ -99,7 +111,8 @@ def in_process_cpu_per_sentence(classifier, sentences: list[str]) -> float:
     return 1000 * (time.process_time() - started) / len(sentences)
 
 
-def http_run(url: str, articles: list[str], clients: int, requests: int, server_pid: int | None = None) -> dict:
+def http_run(url: str, articles: list[str], clients: int, requests: int, server_pid: int | None = None,
+             workers: int = 1) -> dict:
     """`requests` POST /predict from `clients` concurrent clients; sentences/s, latency
     percentiles, model calls.
 
@@ -138,11 +151,12 @@ def http_run(url: str, articles: list[str], clients: int, requests: int, server_
     after = httpx.get(url + "health").json()["batching"]
     latencies = [latency for latency, _ in results]
     sentences = sum(n for _, n in results)
-    calls = after["model_calls"] - before["model_calls"]
+    # With several workers /health answers from one of them: its counters are not the server's.
+    calls = after["model_calls"] - before["model_calls"] if workers == 1 else None
     return {"clients": clients, "requests": requests, "sentences": sentences, "seconds": round(wall, 2),
             "sentences_per_s": round(sentences / wall, 1), "p50_latency_s": round(percentile(latencies, 0.5), 3),
             "p95_latency_s": round(percentile(latencies, 0.95), 3), "model_calls": calls,
-            "sentences_per_call": round(sentences / max(calls, 1), 1),
+            "sentences_per_call": None if calls is None else round(sentences / max(calls, 1), 1),
             # Where the cores went: the clients share the machine with the server here.
             "client_cpu_s": round(client_cpu, 2), "server_cpu_s": None if server_cpu is None else round(server_cpu, 2),
             "server_cpu_ms_per_sentence": None if server_cpu is None else round(1000 * server_cpu / sentences, 2)}
@@ -169,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--pass-size", type=int, help="the server's --pass-size (default: the server's default)")
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--concurrent-calls", type=int,
+                        help="the server's --concurrent-calls (default: the server's, one per core)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="the server's --workers (default 1); with more, model calls per worker are not counted")
     parser.add_argument("--json", type=Path, help="also write the results here (JSON)")
     args = parser.parse_args(argv)
     if not (args.model_dir / "config.json").is_file():
@@ -188,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         server_args += ["--threads", str(args.threads)]
     if args.pass_size:
         server_args += ["--pass-size", str(args.pass_size)]
+    if args.workers > 1:
+        server_args += ["--workers", str(args.workers)]
+    if args.concurrent_calls:
+        server_args += ["--concurrent-calls", str(args.concurrent_calls)]
     classifier = StanceClassifier.from_pretrained(args.model_dir, backend=args.backend, threads=args.threads)
     classifier.predict_proba(sentences[:64])  # warm-up
     runs = []
@@ -203,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             requested = [s.text for text in texts for s in split_sentences(text)]
             before = in_process_rate(classifier, requested), in_process_split_rate(classifier, texts)
             cpu_per_sentence = in_process_cpu_per_sentence(classifier, requested)
-            run = http_run(server.url, articles, clients, args.requests, server.process.pid)
+            run = http_run(server.url, articles, clients, args.requests, server.process.pid, args.workers)
             after = in_process_rate(classifier, requested), in_process_split_rate(classifier, texts)
             run["in_process_sentences_per_s"] = round(statistics.mean([before[0], after[0]]), 1)
             run["ratio_to_in_process"] = round(run["sentences_per_s"] / run["in_process_sentences_per_s"], 2)
@@ -218,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
               "articles": len(articles), "article_source": source, "sentences_in_articles": len(sentences),
               "split_sentences_per_s": round(splitting, 1), "max_batch": args.max_batch,
               "pass_size": health["batching"]["pass_size"], "in_process_batch_size": classifier.batch_size,
-              "max_wait_ms": args.max_wait_ms,
+              "max_wait_ms": args.max_wait_ms, "workers": args.workers,
+              "concurrent_calls": health["batching"]["concurrent_calls"],
               "threads": args.threads, "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
                                                   f"logical CPUs, flags: {speed_flags_text()}",
               "versions": {name: _version(name) for name in ("torch", "onnxruntime", "numpy", "fastapi", "uvicorn")},
@@ -235,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {run['clients']} | {run['requests']} | {run['sentences_per_s']:.0f} | {run['in_process_sentences_per_s']:.0f} | "
               f"{run['ratio_to_in_process']:.2f} | {run['in_process_with_splitting_sentences_per_s']:.0f} | "
               f"{run['ratio_to_in_process_with_splitting']:.2f} | {run['p50_latency_s']:.2f} | {run['p95_latency_s']:.2f} | "
-              f"{run['sentences_per_call']:.0f} |")
+              f"{run['sentences_per_call'] if run['sentences_per_call'] is not None else 'n/a'} |")
     print(f"\nWhere the {os.cpu_count()} logical CPUs went during each level (CPU seconds; the clients run on this machine):\n")
     print("| clients | wall (s) | client CPU (s) | server CPU (s) | server CPU ms/sentence | in-process CPU ms/sentence |")
     print("|---:|---:|---:|---:|---:|---:|")

@@ -97,6 +97,7 @@ class BatchingOut(BaseModel):
     max_batch: int
     pass_size: int
     max_wait_ms: float
+    concurrent_calls: int
     requests: int
     sentences: int
     model_calls: int
@@ -177,7 +178,8 @@ async def health(request: Request) -> HealthResponse:
         max_length=classifier.max_length,
         context=classifier.context, process_id=os.getpid(),
         batching=BatchingOut(max_batch=served.batcher.max_batch, pass_size=served.classifier.batch_size,
-                             max_wait_ms=settings.max_wait_ms, **asdict(stats)),
+                             max_wait_ms=settings.max_wait_ms, concurrent_calls=served.batcher.concurrent_calls,
+                             **asdict(stats)),
         limits=LimitsOut(max_body_bytes=settings.max_body_bytes, max_sentences=settings.max_sentences,
                          request_timeout_s=settings.request_timeout_s))
 
@@ -238,7 +240,7 @@ def create_app(settings: ServerSettings, classifier: StanceClassifier | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = classifier or load_classifier(settings)
-        batcher = SentenceBatcher(loaded, settings.max_batch, settings.max_wait_ms)
+        batcher = SentenceBatcher(loaded, settings.max_batch, settings.max_wait_ms, settings.concurrent_calls or 1)
         await batcher.start()
         app.state.served = ServedModel(loaded, batcher, settings)
         try:

@@ -9,6 +9,12 @@ go together into the next one, so calls grow with the load without any wait bein
 predict_proba sorts a call's sentences by length and cuts them into passes of at most the
 classifier's batch size (the server's `--pass-size`) where padding plus a fixed cost per pass
 is least (model/pass_plan.py), so the sentences of many articles share little padding.
+
+With `concurrent_calls` above 1, that many calls run at once, each in its own thread (with one
+inference thread each, the cores are shared out by call rather than inside each small pass). A
+new call starts as soon as a slot is free, so requests are balanced over the cores one by one;
+uvicorn's worker processes (`--workers`) can only balance connections, which keep-alive clients
+hold for their whole session.
 """
 from __future__ import annotations
 
@@ -50,25 +56,31 @@ class SentenceBatcher:
     computed from that caller's sentences alone, as predict_proba would compute them.
     """
 
-    def __init__(self, classifier: StanceClassifier, max_batch: int = 64, max_wait_ms: float = 5.0) -> None:
+    def __init__(self, classifier: StanceClassifier, max_batch: int = 64, max_wait_ms: float = 5.0,
+                 concurrent_calls: int = 1) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         if max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must not be negative, got {max_wait_ms}")
+        if concurrent_calls < 1:
+            raise ValueError(f"concurrent_calls must be at least 1, got {concurrent_calls}")
         self.classifier = classifier
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
+        self.concurrent_calls = concurrent_calls
         self.stats = BatchStats()
         self._queue: asyncio.Queue[_Job] | None = None
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # One model call at a time: each already uses every inference thread the process has.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stance-model")
+        self._free_calls: asyncio.Semaphore | None = None
+        self._calls: set[asyncio.Task] = set()
+        self._executor = ThreadPoolExecutor(max_workers=concurrent_calls, thread_name_prefix="stance-model")
 
     async def start(self) -> None:
         """Start gathering; call from the event loop that will serve the requests."""
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
+        self._free_calls = asyncio.Semaphore(self.concurrent_calls)
         self._task = asyncio.create_task(self._run(), name="stance-batcher")
 
     async def stop(self) -> None:
@@ -79,6 +91,8 @@ class SentenceBatcher:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._calls:  # calls already running answer their callers
+            await asyncio.gather(*self._calls, return_exceptions=True)
         while self._queue is not None and not self._queue.empty():
             job = self._queue.get_nowait()
             if not job.future.done():
@@ -114,30 +128,53 @@ class SentenceBatcher:
         return asyncio.run_coroutine_threadsafe(self.probabilities(texts, contexts), self._loop).result()
 
     async def _run(self) -> None:
-        assert self._queue is not None and self._loop is not None
+        assert self._queue is not None and self._loop is not None and self._free_calls is not None
         while True:
-            jobs = [await self._queue.get()]
-            size = len(jobs[0].texts)
-            deadline = self._loop.time() + self.max_wait_s
-            # A batch may pass max_batch by its last request: a request is never split, and
-            # predict_proba cuts any call into passes of the classifier's batch size anyway.
-            while size < self.max_batch:
+            # Gather only once a call slot is free: what arrives while every slot is busy waits
+            # in the queue and goes into the next call together.
+            await self._free_calls.acquire()
+            try:
+                jobs = await self._gather()
+            except BaseException:
+                self._free_calls.release()
+                raise
+            if not jobs:
+                self._free_calls.release()
+                continue
+            call = asyncio.create_task(self._answer_then_free(jobs))
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+
+    async def _gather(self) -> list[_Job]:
+        """The next call's requests: the first to arrive, then whatever follows within the wait."""
+        assert self._queue is not None and self._loop is not None
+        jobs = [await self._queue.get()]
+        size = len(jobs[0].texts)
+        deadline = self._loop.time() + self.max_wait_s
+        # A batch may pass max_batch by its last request: a request is never split, and
+        # predict_proba cuts any call into passes of the classifier's batch size anyway.
+        while size < self.max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - self._loop.time()
+                if remaining <= 0:
+                    break
                 try:
-                    job = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - self._loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        job = await asyncio.wait_for(self._queue.get(), remaining)
-                    except asyncio.TimeoutError:
-                        break
-                jobs.append(job)
-                size += len(job.texts)
-            # A request that timed out while it waited needs no forward pass.
-            jobs = [job for job in jobs if not job.future.done()]
-            if jobs:
-                await self._answer(jobs)
+                    job = await asyncio.wait_for(self._queue.get(), remaining)
+                except asyncio.TimeoutError:
+                    break
+            jobs.append(job)
+            size += len(job.texts)
+        # A request that timed out while it waited needs no forward pass.
+        return [job for job in jobs if not job.future.done()]
+
+    async def _answer_then_free(self, jobs: list[_Job]) -> None:
+        assert self._free_calls is not None
+        try:
+            await self._answer(jobs)
+        finally:
+            self._free_calls.release()
 
     async def _answer(self, jobs: list[_Job]) -> None:
         texts = [text for job in jobs for text in job.texts]

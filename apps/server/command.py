@@ -27,6 +27,10 @@ def add_serve_command(commands, positive_int: Callable[[str], int], parents: Seq
                             f"least (model/pass_plan.py) (default {DEFAULTS.pass_size})")
     serve.add_argument("--max-wait-ms", type=_non_negative, default=DEFAULTS.max_wait_ms,
                        help=f"how long a request waits for others to share its model call (default {DEFAULTS.max_wait_ms:g})")
+    serve.add_argument("--concurrent-calls", type=positive_int, default=DEFAULTS.concurrent_calls,
+                       help="model calls that run at once, each in its own thread with an equal share of the cores "
+                            "(default: one per core, each with one inference thread; 1 runs one call at a time on every "
+                            "core, which answers a lone caller sooner)")
     serve.add_argument("--workers", type=positive_int, default=DEFAULTS.workers,
                        help="uvicorn worker processes, each with its own model and batcher (default 1)")
     serve.add_argument("--max-body-bytes", type=positive_int, default=DEFAULTS.max_body_bytes,
@@ -45,7 +49,8 @@ def add_serve_command(commands, positive_int: Callable[[str], int], parents: Seq
 
 def run_serve(args: argparse.Namespace) -> None:
     settings = ServerSettings(model_dir=args.model_dir, host=args.host, port=args.port, max_batch=args.max_batch,
-                              pass_size=args.pass_size, max_wait_ms=args.max_wait_ms, workers=args.workers, backend=args.backend,
+                              pass_size=args.pass_size, max_wait_ms=args.max_wait_ms,
+                              concurrent_calls=args.concurrent_calls, workers=args.workers, backend=args.backend,
                               threads=args.threads, max_body_bytes=args.max_body_bytes,
                               max_sentences=args.max_sentences, request_timeout_s=args.request_timeout)
     if args.engine == "ray":

@@ -14,14 +14,13 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import uvicorn
 
 from apps.server.app import create_app, load_classifier, weight_files
-from apps.server.settings import ServerSettings
+from apps.server.settings import ServerSettings, share_cores
 from model.cpu_threads import physical_cores_available
 
 # How long a SIGTERM waits for requests in flight before closing their connections.
@@ -35,11 +34,13 @@ def serve_locally(settings: ServerSettings) -> None:
     # A stop while the model loads ends with exit status 0 too, not "killed by SIGTERM".
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    if settings.threads is None and settings.workers > 1:
-        # Each worker process runs its own model: share the cores out rather than oversubscribe them.
-        settings = replace(settings, threads=max(1, physical_cores_available() // settings.workers))
+    # Each worker process runs its own model, and each of its calls its own passes: share the
+    # cores out rather than oversubscribe them.
+    settings = share_cores(settings, physical_cores_available())
     classifier = load_classifier(settings)
-    print(f"stance serve: {settings.model_dir} ({classifier.backend.name}: {', '.join(weight_files(classifier))}) on "
+    print(f"stance serve: {settings.model_dir} ({classifier.backend.name}: {', '.join(weight_files(classifier))}; "
+          f"{settings.concurrent_calls} model call(s) at once x {settings.threads} thread(s)"
+          f"{f' in each of {settings.workers} workers' if settings.workers > 1 else ''}) on "
           f"http://{settings.host}:{settings.port}/ ; API docs at /docs", flush=True)
     options = dict(host=settings.host, port=settings.port, log_level="info",
                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)

@@ -91,8 +91,9 @@ def start_on_ray(settings: ServerSettings, replicas: int, address: str | None = 
     """Start Ray here (or join `address`), deploy the app and return once every replica answers."""
     if replicas < 1:
         raise ValueError(f"--replicas must be at least 1, got {replicas}")
-    # One inference thread per replica unless told: replicas are the unit of parallelism here.
-    settings = replace(settings, threads=settings.threads or 1)
+    # One inference thread and one call at a time per replica unless told: replicas are the unit
+    # of parallelism here.
+    settings = replace(settings, threads=settings.threads or 1, concurrent_calls=settings.concurrent_calls or 1)
     classifier = load_classifier(settings)  # fails here, with its own message, on a bad model directory
     files, backend, precision = model_files(classifier, Path(settings.model_dir))
     del classifier

@@ -5,7 +5,7 @@ Kept apart from the app so that the command line can read its defaults without i
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,10 @@ class ServerSettings:
     # articles' sentences of every length; one pass of all of them would pad every sentence to
     # the longest, where smaller passes keep the padding near what a large sorted batch has.
     pass_size: int = 16
+    # Model calls running at once in one process, each in its own thread: with one inference
+    # thread per call, concurrent requests keep every core busy without splitting small passes
+    # across cores. None: one per core (share_cores).
+    concurrent_calls: int | None = None
     workers: int = 1
     backend: str = "auto"
     threads: int | None = None
@@ -38,3 +42,16 @@ class ServerSettings:
     @classmethod
     def from_json(cls, text: str) -> "ServerSettings":
         return cls(**json.loads(text))
+
+
+def share_cores(settings: ServerSettings, cores: int) -> ServerSettings:
+    """The settings with what was left to the machine filled in: each worker process gets an
+    equal share of `cores`; within it, by default one model call per core with one inference
+    thread each (a single caller then runs on one core, and concurrent callers on all of them)."""
+    per_worker = max(1, cores // settings.workers)
+    calls, threads = settings.concurrent_calls, settings.threads
+    if calls is None:
+        calls = max(1, per_worker // threads) if threads else per_worker
+    if threads is None:
+        threads = max(1, per_worker // calls)
+    return replace(settings, concurrent_calls=calls, threads=threads)

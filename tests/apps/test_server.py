@@ -36,6 +36,24 @@ def assert_same_predictions(served: list[dict], expected: list[dict]) -> None:
         assert s["probabilities"] == pytest.approx(e["probabilities"], abs=1e-5)
 
 
+def assert_answers_like_in_process(url: str, requests: int, expected: list[list[dict]]) -> None:
+    """`requests` POST /predict of ARTICLES in turn from 8 concurrent clients (a keep-alive
+    connection each); every one answered 200 with what in-process `predict` gave (`expected`)."""
+    local = threading.local()
+
+    def send(i: int) -> tuple[int, int, dict]:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=url, timeout=120)
+        response = local.client.post("predict", json={"text": ARTICLES[i % len(ARTICLES)]})
+        return i, response.status_code, response.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(requests)))
+    assert [status for _, status, _ in answers] == [200] * requests
+    for i, _, body in answers:
+        assert_same_predictions(body["sentences"], expected[i % len(ARTICLES)])
+
+
 @pytest.fixture(scope="module")
 def classifier(tiny_model) -> StanceClassifier:
     return StanceClassifier.from_pretrained(tiny_model)
@@ -53,23 +71,19 @@ def test_200_requests_from_8_clients_equal_in_process_predict_in_shared_passes(s
     assert any(s["truncated"] for article in expected for s in article), "some sentences should pass the window"
     before = httpx.get(server.url + "health").json()["batching"]
     assert before["pass_size"] == 5 and before["max_batch"] == 64
-    local = threading.local()
-
-    def send(i: int) -> tuple[int, int, dict]:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=server.url, timeout=120)
-        response = local.client.post("predict", json={"text": ARTICLES[i % len(ARTICLES)]})
-        return i, response.status_code, response.json()
-
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(send, range(200)))
-    assert [status for _, status, _ in answers] == [200] * 200
-    for i, _, body in answers:
-        assert_same_predictions(body["sentences"], expected[i % len(ARTICLES)])
+    assert_answers_like_in_process(server.url, 200, expected)
     after = httpx.get(server.url + "health").json()["batching"]
     requests, calls = after["requests"] - before["requests"], after["model_calls"] - before["model_calls"]
     assert requests == 200
     assert calls < requests / 2, f"{requests} concurrent requests took {calls} model calls: the batcher did not merge them"
+
+
+def test_concurrent_model_calls_answer_like_in_process_predict(tiny_model, classifier):
+    """--concurrent-calls 2: two model calls at once, one inference thread each, same answers."""
+    expected = [as_json(classifier.predict(text)) for text in ARTICLES]
+    with ServerProcess(tiny_model, LIMITS + ["--concurrent-calls", "2"]) as running:
+        assert httpx.get(running.url + "health").json()["batching"]["concurrent_calls"] == 2
+        assert_answers_like_in_process(running.url, 48, expected)
 
 
 def test_min_confidence_and_presplit_sentences(server, classifier):
