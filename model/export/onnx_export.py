@@ -88,8 +88,9 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> OnnxExport:
     if int8:
         int8_file = path / INT8_FILE
         with replaced_atomically(int8_file) as scratch:
-            recipe = quantize_int8(fp32, scratch, encoder, attention_heads=getattr(model.config, "num_attention_heads", None),
-                          hidden_size=getattr(model.config, "hidden_size", None)).describe()
+            recipe = quantize_int8(fp32, scratch, encoder,
+                                   attention_heads=getattr(model.config, "num_attention_heads", None),
+                                   hidden_size=getattr(model.config, "hidden_size", None)).describe()
     _record_fold(path, [fp32.name] + ([int8_file.name] if int8_file else []))
     return OnnxExport(fp32, int8_file, time.perf_counter() - started, recipe)
 

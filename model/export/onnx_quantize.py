@@ -118,6 +118,8 @@ def quantize_int8(fp32_file: str | Path, int8_file: str | Path, encoder: Sentenc
     keep_fp32 = feed_forward[:fp32_feed_forward]
     smooth_activations(model, encoder, calibration, alpha, skip=keep_fp32)
     recipe = Int8Recipe(fused, tuple(keep_fp32), alpha)
+    # The quantiser carries the model's metadata over into the file it writes.
+    onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, RECIPE_KEY: recipe.describe()})
     with tempfile.TemporaryDirectory(dir=Path(int8_file).parent, prefix=".smoothing.") as scratch:
         smoothed = Path(scratch) / "smoothed.onnx"
         onnx.save(model, str(smoothed))
@@ -129,7 +131,6 @@ def quantize_int8(fp32_file: str | Path, int8_file: str | Path, encoder: Sentenc
         with _quiet_preprocessing_advice():
             quantize_dynamic(smoothed, Path(int8_file), weight_type=QuantType.QInt8, per_channel=True,
                              nodes_to_exclude=list(keep_fp32), **options)
-    _record_recipe(Path(int8_file), recipe)
     return recipe
 
 
@@ -164,16 +165,6 @@ def fused_graph(fp32_file: str | Path, attention_heads: int, hidden_size: int, e
     if float(np.abs(logits[0] - logits[1]).max()) > FUSED_LOGIT_TOLERANCE:
         return None
     return model
-
-
-def _record_recipe(int8_file: Path, recipe: Int8Recipe) -> None:
-    """Write the recipe into the int8 file's metadata, so that a served file says how it was made."""
-    import onnx
-
-    model = onnx.load(str(int8_file))
-    entry = next((p for p in model.metadata_props if p.key == RECIPE_KEY), None) or model.metadata_props.add()
-    entry.key, entry.value = RECIPE_KEY, recipe.describe()
-    onnx.save(model, str(int8_file))
 
 
 @contextlib.contextmanager
