@@ -6,21 +6,41 @@ directory before it is published (the trainer's `finish` hook).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from eval.evaluate import evaluate_records
 from eval.report import EvaluationResult, write_report
 from model.atomic_files import write_text_atomic
-from model.model_dir import METRICS_FILE, MODEL_CARD_FILE, REPORTS_DIR
-from training.config import TrainConfig
+from model.model_dir import METRICS_FILE, MODEL_CARD_FILE, REPORTS_DIR, TRAINING_CONFIG_FILE
+from training.config import TrainConfig, resolve_optional_inputs
 from training.data import label_counts
 from training.model_card import render_model_card, training_data_summary
 from training.objective import TrainingObjective
 from training.trainer import TrainedRun, TrainResult, train
+
+
+# Fields that change how a run is carried out or reported, not what it learns.
+_NOT_LEARNED = frozenset({"output_dir", "num_threads", "resume", "checkpoint_every", "bootstrap_samples", "export_onnx"})
+
+
+def finished_run_matches(run_dir: Path, config: TrainConfig) -> bool:
+    """True when `run_dir` holds a finished run of this very config (ignoring threads and the like),
+    so that points can be trained in parallel processes, or a curve resumed, without training twice.
+    A field the saved config lacks (a run older than the field) counts as its default."""
+    saved_path = run_dir / TRAINING_CONFIG_FILE
+    if not (saved_path.is_file() and (run_dir / "metrics.json").is_file()):
+        return False
+    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    defaults = dataclasses.asdict(TrainConfig())
+    wanted = dataclasses.asdict(resolve_optional_inputs(config).config)
+    return all(saved.get(key, defaults[key]) == value for key, value in wanted.items() if key not in _NOT_LEARNED)
 
 
 @dataclass

@@ -15,21 +15,18 @@ same config is scored, not retrained: run several calls with different --counts 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
 
 from eval.evaluate import evaluate_records
 from eval.figures import plot_f1_curve
-from eval.post_training import train_and_report
+from eval.post_training import finished_run_matches, train_and_report
 from model.atomic_files import write_text_atomic
 from model.classifier import StanceClassifier
 from model.labels import LABELS
-from model.model_dir import TRAINING_CONFIG_FILE
-from training.config import ConfigError, TrainConfig, load_config, parse_source, resolve_optional_inputs
+from training.config import ConfigError, TrainConfig, load_config, parse_source
 from training.data import load_records, split_by_article
 
 
@@ -57,21 +54,6 @@ def growing_source(config: TrainConfig) -> tuple[str, str, int]:
                 records = split_by_article(records, config.extra_dev_fraction, 0.0, config.seed).train
             return field_name, path, len(records)
     raise ConfigError("the config has no extra_data (nor a present optional_extra_data) whose labels the curve could grow")
-
-
-# Fields that change how a run is carried out or reported, not what it learns.
-_NOT_LEARNED = frozenset({"output_dir", "num_threads", "resume", "checkpoint_every", "bootstrap_samples", "export_onnx"})
-
-
-def finished_run_matches(run_dir: Path, config: TrainConfig) -> bool:
-    """True when `run_dir` holds a finished run of this very config (ignoring threads and the like),
-    so that points can be trained in parallel processes, or a curve resumed, without training twice."""
-    saved_path = run_dir / TRAINING_CONFIG_FILE
-    if not (saved_path.is_file() and (run_dir / "metrics.json").is_file()):
-        return False
-    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
-    wanted = dataclasses.asdict(resolve_optional_inputs(config).config)
-    return all(saved.get(key) == value for key, value in wanted.items() if key not in _NOT_LEARNED)
 
 
 def real_label_curve(config_path: str, dev_path: str, counts: list[int | None], out_dir: str,

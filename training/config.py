@@ -39,6 +39,7 @@ class TrainConfig:
     extra_data: list = _help("More labelled JSONL (e.g. your own news), all of it trained on: entries 'PATH' or 'PATH:WEIGHT'; WEIGHT 3 repeats each sentence 3 times per epoch, 0.2 keeps a seeded fifth, 0 trains on none (its extra_dev_fraction articles still select the model).", [])
     optional_extra_data: list = _help("Like extra_data, but an entry whose file is absent is skipped with a note instead of an error: the team's real news under ../shared, which users do not have.", [])
     extra_dev_fraction: float = _help("Share of the extra_data articles held out as the dev set for early stopping (then it replaces the dev split of data); 0 trains on all of them.", 0.0)
+    extra_dev_fold: int = _help("Which article fold of the extra data extra_dev_fraction holds out: fold k is the k-th block of that size in the seeded article order, so folds 0, 1, ... are disjoint (article-grouped cross-validation: eval/cross_validate.py); 0 is the first.", 0)
     init_from: str = _help("A model directory written by `stance train` to continue fine-tuning (its weights and tokenizer; base_model is then unused); '' starts from base_model.", "")
     context: str = _help("What the model reads beside each sentence: 'none', 'previous' (the sentence before) or 'previous_and_first' (also the article's first sentence); stored with the model.", "none")
     output_dir: str = _help("Where the trained model, its config, metrics and model card are written (replaced atomically).", "runs/default")
@@ -69,6 +70,7 @@ class TrainConfig:
     teacher_weight: float = _help("Share of the teacher-labelled sentences trained on per epoch (like a source weight: 2 repeats each, 0.5 keeps a seeded half).", 1.0)
     bootstrap_samples: int = _help("Bootstrap resamples (by article) for the macro-F1 confidence interval.", 1000)
     distill_temperature: float = _help("`stance distill` and teacher_labels: temperature T that softens teacher and student distributions (the soft loss is scaled by T^2).", 2.0)
+    teacher_class_weighting: str = _help("teacher_labels: 'balanced' weights each teacher-labelled sentence's soft loss by the inverse frequency of the teacher's top class among those sentences (as class_weighting does for gold labels); 'none' weights them alike.", "none")
     distill_alpha: float = _help("`stance distill` and teacher_labels: weight of the teacher's soft targets; 1 - alpha goes to the gold labels.", 0.5)
     export_onnx: str = _help("After training, also write ONNX files for fast CPU serving: 'none', 'fp32' (model.onnx) or 'int8' (model.onnx and model.int8.onnx); needs the onnx extra.", "none")
     checkpoint_every: int = _help("Write a checkpoint (weights, optimiser, scheduler and random state) every N optimiser steps, so a killed run can resume; 0 turns checkpoints off.", 100)
@@ -93,6 +95,7 @@ class TrainConfig:
             (self.learning_rate > 0, "learning_rate must be positive"),
             (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
             (self.class_weighting in {"balanced", "none"}, "class_weighting must be 'balanced' or 'none'"),
+            (self.teacher_class_weighting in {"balanced", "none"}, "teacher_class_weighting must be 'balanced' or 'none'"),
             (self.eval_every >= 0 and self.patience >= 0, "eval_every and patience must be 0 or more"),
             (self.num_threads >= 0, "num_threads must be 0 or more"),
             (self.train_seed >= -1, "train_seed must be -1 (use seed) or 0 or more"),
@@ -109,6 +112,7 @@ class TrainConfig:
             (all(isinstance(path, str) and path.strip() for path in self.extra_eval + self.optional_extra_eval),
              f"extra_eval must be a list of file paths (and so must optional_extra_eval), got {self.extra_eval!r}, {self.optional_extra_eval!r}"),
             (0 <= self.extra_dev_fraction < 1, "extra_dev_fraction must be in [0, 1)"),
+            (self.extra_dev_fold >= 0, "extra_dev_fold must be 0 or more"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.calibration in CALIBRATION_CHOICES, f"calibration must be one of {', '.join(CALIBRATION_CHOICES)}"),
             (self.context in CONTEXT_MODES, f"context must be one of {', '.join(CONTEXT_MODES)}"),

@@ -117,15 +117,24 @@ def to_dataset(records: list[Record], contexts: list[str] | None = None) -> Data
     return Dataset.from_dict(columns)
 
 
-def split_by_article(records: list[Record], dev_fraction: float, test_fraction: float, seed: int) -> Splits:
-    """Shuffle article ids with `seed` and cut them into train/dev/test by the given shares."""
+def split_by_article(records: list[Record], dev_fraction: float, test_fraction: float, seed: int,
+                     dev_fold: int = 0) -> Splits:
+    """Shuffle article ids with `seed` and cut them into train/dev/test by the given shares.
+
+    The test block comes first; dev is the `dev_fold`-th block of its size after it, so the folds
+    of one seed are disjoint sets of articles (for article-grouped cross-validation)."""
     articles = sorted({r.article_id for r in records})
     random.Random(seed).shuffle(articles)
     n_test = round(len(articles) * test_fraction)
     n_dev = round(len(articles) * dev_fraction)
     if test_fraction > 0 and n_test == 0 or dev_fraction > 0 and n_dev == 0 or len(articles) - n_test - n_dev < 1:
         raise DataError(f"{len(articles)} articles are too few for dev_fraction={dev_fraction} and test_fraction={test_fraction}")
-    test_ids, dev_ids = set(articles[:n_test]), set(articles[n_test:n_test + n_dev])
+    folds = (len(articles) - n_test) // n_dev if n_dev else 1
+    if dev_fold >= folds:
+        raise DataError(f"dev fold {dev_fold} does not exist: {len(articles) - n_test} articles make {folds} "
+                        f"folds of {n_dev} (dev_fraction={dev_fraction}); folds are numbered from 0")
+    start = n_test + dev_fold * n_dev
+    test_ids, dev_ids = set(articles[:n_test]), set(articles[start:start + n_dev])
     return Splits(
         train=[r for r in records if r.article_id not in test_ids | dev_ids],
         dev=[r for r in records if r.article_id in dev_ids],

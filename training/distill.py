@@ -150,6 +150,16 @@ def distillation_objective(teacher_dir: str | Path, config: TrainConfig,
                         {str(path): read_unlabelled(path) for path in unlabelled or []})
 
 
+def top_class_weights(probabilities: np.ndarray) -> torch.Tensor:
+    """Inverse-frequency weights (n / (k * count)) of the teacher's top class; an absent class gets 1.
+
+    The pool is mostly neutral, so without them the soft loss is mostly about neutral sentences
+    while the gold loss is class-weighted: this puts the two on the same footing."""
+    counts = np.bincount(probabilities.argmax(axis=1), minlength=len(LABELS))
+    n, k = len(probabilities), len(LABELS)
+    return torch.tensor([n / (k * c) if c else 1.0 for c in counts], dtype=torch.float32)
+
+
 NO_SOFT_TARGET = -1.0  # fills soft_targets on gold rows that have no teacher probabilities
 
 
@@ -171,6 +181,7 @@ class TeacherLabelledObjective(TrainingObjective):
     soft_targets: np.ndarray  # (n, len(LABELS)), already softened at the temperature
     missing_articles: int = 0
     changed_sentences: int = 0
+    top_class_weights: torch.Tensor | None = None  # per class, by the teacher's top class; None weighs rows alike
 
     @classmethod
     def from_config(cls, config: TrainConfig) -> "TeacherLabelledObjective":
@@ -180,12 +191,19 @@ class TeacherLabelledObjective(TrainingObjective):
             raise DataError(f"{config.teacher_labels}: none of its sentences matches {config.teacher_articles} "
                             f"(another file, or edited articles); regenerate it with `stance teacher-label`")
         chosen = weighted(list(range(len(joined.texts))), config.teacher_weight, config.seed)
+        probabilities = joined.probabilities[chosen]
         return cls(config.distill_temperature, config.distill_alpha, config.teacher_labels,
-                   [joined.texts[i] for i in chosen], soften(joined.probabilities[chosen], config.distill_temperature),
-                   joined.missing_articles, joined.changed_sentences)
+                   [joined.texts[i] for i in chosen], soften(probabilities, config.distill_temperature),
+                   joined.missing_articles, joined.changed_sentences,
+                   top_class_weights(probabilities) if config.teacher_class_weighting == "balanced" else None)
 
     def check(self, config: TrainConfig) -> None:
         _require_no_context(config)
+
+    def prepare(self, config: TrainConfig, train_records: list[Record], device: torch.device) -> None:
+        super().prepare(config, train_records, device)
+        if self.top_class_weights is not None:
+            self.top_class_weights = self.top_class_weights.to(device)
 
     def dataset(self, train_records: list[Record], contexts: list[str] | None = None) -> Dataset:
         """Gold rows (label, no soft target) followed by teacher rows (soft target, no label)."""
@@ -200,14 +218,25 @@ class TeacherLabelledObjective(TrainingObjective):
         """The soft term over the batch's teacher rows plus the gold term over its labelled rows."""
         t, labels, soft_targets = self.temperature, targets["labels"], targets["soft_targets"]
         taught, labelled = soft_targets[:, 0] >= 0, labels != NO_LABEL
-        soft = (torch.nn.functional.kl_div(torch.log_softmax(logits[taught] / t, dim=-1), soft_targets[taught],
-                                           reduction="batchmean") if taught.any() else logits.new_zeros(()))
+        soft = self.soft_loss(logits[taught], soft_targets[taught]) if taught.any() else logits.new_zeros(())
         gold = self.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else logits.new_zeros(())
         return self.alpha * t * t * soft + (1 - self.alpha) * gold
 
+    def soft_loss(self, logits: torch.Tensor, soft_targets: torch.Tensor) -> torch.Tensor:
+        """KL(teacher_T || student_T) per row, averaged; weighted by the teacher's top class when
+        top_class_weights is set, normalised by the weights as the gold cross-entropy is."""
+        per_row = torch.nn.functional.kl_div(torch.log_softmax(logits / self.temperature, dim=-1), soft_targets,
+                                             reduction="none").sum(dim=-1)
+        if self.top_class_weights is None:
+            return per_row.mean()
+        weights = self.top_class_weights[soft_targets.argmax(dim=-1)]
+        return (weights * per_row).sum() / weights.sum()
+
     def summary(self) -> dict:
         """What distillation.json records beside the student."""
+        weights = None if self.top_class_weights is None else dict(zip(LABELS, self.top_class_weights.tolist()))
         return {"teacher_labels": self.source, "temperature": self.temperature, "alpha": self.alpha,
+                "teacher_top_class_weights": weights,
                 "teacher_labelled_sentences_per_epoch": len(self.texts),
                 "articles_not_found": self.missing_articles, "sentences_changed_since_labelling": self.changed_sentences}
 

@@ -54,7 +54,7 @@ def build_training_data(config: TrainConfig) -> TrainingData:
                                 "article ids must be unique across data and extra_data")
             owners[article_id] = source.path
         if config.extra_dev_fraction:
-            parts = split_by_article(extra, config.extra_dev_fraction, 0.0, config.seed)
+            parts = split_by_article(extra, config.extra_dev_fraction, 0.0, config.seed, config.extra_dev_fold)
             extra, extra_dev = parts.train, extra_dev + parts.dev
         splits.train += weighted(extra, source.weight, config.seed + number)
         sources.append(source)

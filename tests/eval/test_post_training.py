@@ -24,3 +24,24 @@ def test_same_seed_repeats_the_metrics(tiny_corpus, tiny_model, tmp_path):
     assert first["test"]["confusion"] == second["test"]["confusion"]
     assert first["dev"]["history"] == second["dev"]["history"]
     assert report.test.metrics.confusion == first["test"]["confusion"] and report.run.output_dir == again
+
+
+def test_a_finished_run_matches_its_config_and_a_field_newer_than_the_run_counts_as_its_default(tiny_corpus, tiny_model, tmp_path):
+    import shutil
+
+    import yaml
+
+    from eval.post_training import finished_run_matches
+
+    config = load_config(ROOT / "configs" / "default.yaml", tiny_overrides(tiny_corpus, tiny_model))
+    assert finished_run_matches(tiny_model, config)
+    assert not finished_run_matches(tiny_model, load_config(ROOT / "configs" / "default.yaml",
+                                                            tiny_overrides(tiny_corpus, tiny_model) + ["learning_rate=1e-4"]))
+    older = tmp_path / "older"
+    shutil.copytree(tiny_model, older)
+    saved = yaml.safe_load((older / "config.yaml").read_text())
+    del saved["extra_dev_fold"]  # written before the field existed
+    (older / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert finished_run_matches(older, config)
+    assert not finished_run_matches(older, load_config(ROOT / "configs" / "default.yaml",
+                                                       tiny_overrides(tiny_corpus, tiny_model) + ["extra_dev_fold=1"]))

@@ -62,3 +62,13 @@ def test_too_few_articles_for_the_split(tmp_path):
     records = load_records(write(tmp_path / "d.jsonl", [good("a1"), good("a2")]))
     with pytest.raises(DataError, match="too few"):
         split_by_article(records, 0.1, 0.1, seed=1)
+
+
+def test_dev_folds_are_disjoint_blocks_and_fold_0_is_the_plain_split(tmp_path):
+    rows = [good(f"a{i}", j) for i in range(40) for j in range(2)]
+    records = load_records(write(tmp_path / "f.jsonl", rows))
+    folds = [set(split_by_article(records, 0.25, 0.0, seed=3, dev_fold=k).article_ids()["dev"]) for k in range(4)]
+    assert all(len(f) == 10 for f in folds) and len(set().union(*folds)) == 40
+    assert split_by_article(records, 0.25, 0.0, seed=3).article_ids()["dev"] == sorted(folds[0])
+    with pytest.raises(DataError, match="dev fold 4 does not exist: 40 articles make 4 folds of 10"):
+        split_by_article(records, 0.25, 0.0, seed=3, dev_fold=4)

@@ -12,7 +12,7 @@ from eval.post_training import train_and_report
 from model import StanceClassifier
 from model.labels import LABELS
 from training.config import ConfigError, load_config, resolve_optional_inputs
-from training.distill import NO_LABEL, NO_SOFT_TARGET, TeacherLabelledObjective, objective_for
+from training.distill import NO_LABEL, NO_SOFT_TARGET, TeacherLabelledObjective, objective_for, top_class_weights
 from training.objective import TrainingObjective
 from training.teacher_labels import read_teacher_labels
 
@@ -126,3 +126,30 @@ def test_several_teachers_record_the_mean_of_their_probabilities(tiny_model, poo
         assert (m.article_id, m.start, m.end, m.digest) == (a.article_id, a.start, a.end, a.digest)
         np.testing.assert_allclose(m.probabilities, (np.array(a.probabilities) + np.array(b.probabilities)) / 2, atol=1e-3)
     assert not np.allclose([r.probabilities for r in one.rows], [r.probabilities for r in two.rows], atol=0.05)
+
+
+def test_balanced_teacher_rows_weigh_each_kl_term_by_the_inverse_frequency_of_the_teachers_top_class():
+    probabilities = np.array([[0.7, 0.1, 0.1, 0.1]] * 3 + [[0.1, 0.6, 0.2, 0.1]], np.float32)
+    weights = top_class_weights(probabilities)
+    assert weights.tolist() == pytest.approx([4 / (4 * 3), 4 / (4 * 1), 1.0, 1.0])
+    objective = TeacherLabelledObjective(2.0, 1.0, "labels.jsonl", [], np.zeros((0, 4), np.float32), top_class_weights=weights)
+    objective.cross_entropy = torch.nn.CrossEntropyLoss()
+    logits = torch.tensor([[2.0, 0.5, -1.0, 0.0], [0.0, 1.0, 0.0, 3.0]])
+    soft = torch.tensor([[0.7, 0.1, 0.1, 0.1], [0.1, 0.6, 0.2, 0.1]])
+    per_row = (soft * (soft.log() - torch.log_softmax(logits / 2.0, dim=-1))).sum(dim=-1)
+    expected = (per_row[0] / 3 + per_row[1] * 1) / (1 / 3 + 1)
+    loss = objective.loss(logits, {"labels": torch.tensor([NO_LABEL, NO_LABEL]), "soft_targets": soft})
+    assert loss.item() == pytest.approx(4 * expected.item(), rel=1e-5)
+    assert expected.item() != pytest.approx(per_row.mean().item(), rel=1e-3)  # the weights change the loss
+
+
+def test_teacher_class_weighting_is_recorded_and_checked(pool, tiny_corpus, tmp_path):
+    articles, labels = pool
+    out = tmp_path / "weighted"
+    config = load_config(DEFAULT, tiny_overrides(tiny_corpus, out) + [
+        f"teacher_labels={labels}", f"teacher_articles={articles}", "teacher_class_weighting=balanced"])
+    train_and_report(config, progress=False)
+    record = json.loads((out / "distillation.json").read_text())
+    assert set(record["teacher_top_class_weights"]) == set(LABELS)
+    with pytest.raises(ConfigError, match="teacher_class_weighting must be 'balanced' or 'none'"):
+        load_config(DEFAULT, ["teacher_class_weighting=inverse"])
