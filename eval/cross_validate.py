@@ -36,6 +36,7 @@ class FoldRun:
     fold: int
     held_out_macro_f1: float  # the best score on the held-out fold: what selects the run
     best_step: int
+    test_macro_f1: float | None  # the corpus's own test split (None where it has none)
     confirm_macro_f1: dict[str, float]  # extra_eval file -> macro-F1 (calibrated model)
     seconds: float
 
@@ -67,8 +68,8 @@ def run_fold(config_path: str, setting: Setting, fold: int, out: Path, overrides
         train_and_report(config)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     confirm = {path: scores["macro_f1"] for path, scores in metrics.get("extra_eval", {}).items()}
-    return FoldRun(setting.name, fold, metrics["dev"]["best_macro_f1"], metrics["dev"]["best_step"], confirm,
-                   metrics["training"]["seconds"])
+    return FoldRun(setting.name, fold, metrics["dev"]["best_macro_f1"], metrics["dev"]["best_step"],
+                   metrics.get("macro_f1"), confirm, metrics["training"]["seconds"])
 
 
 def cross_validate(config_path: str, settings: list[Setting], folds: list[int], out: str | Path,
@@ -95,18 +96,20 @@ def render(config_path: str, settings: list[Setting], folds: list[int], runs: li
              f"gain is paired by fold against `{base}`.", "",
              "| setting | " + " | ".join(f"fold {k}" for k in folds) + " | mean | gain over "
              + f"{base}: mean (min to max) | " + "".join(f"mean on {Path(p).name} | " for p in confirm_files)
-             + "training per run |",
-             "|---|" + "---|" * (len(folds) + 3 + len(confirm_files))]
+             + "mean on the test split | training per run |",
+             "|---|" + "---|" * (len(folds) + 4 + len(confirm_files))]
     for setting in settings:
         rows = [score[(setting.name, k)] for k in folds]
         gains = [r.held_out_macro_f1 - score[(base, r.fold)].held_out_macro_f1 for r in rows]
         gain = "" if setting.name == base else f"{statistics.mean(gains):+.3f} ({min(gains):+.3f} to {max(gains):+.3f})"
         confirm = "".join(f"{statistics.mean(r.confirm_macro_f1.get(p, float('nan')) for r in rows):.3f} | "
                           for p in confirm_files)
+        tests = [r.test_macro_f1 for r in rows if r.test_macro_f1 is not None]
+        test = f"{statistics.mean(tests):.3f}" if tests else "n/a"
         overrides = " ".join(setting.overrides) or "the config as is"
         lines.append(f"| {setting.name} (`{overrides}`) | " + " | ".join(f"{r.held_out_macro_f1:.3f}" for r in rows)
                      + f" | {statistics.mean(r.held_out_macro_f1 for r in rows):.3f} | {gain} | {confirm}"
-                     + f"{statistics.mean(r.seconds for r in rows) / 60:.1f} min |")
+                     + f"{test} | {statistics.mean(r.seconds for r in rows) / 60:.1f} min |")
     return "\n".join(lines) + "\n"
 
 

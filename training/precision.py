@@ -37,3 +37,15 @@ def autocast_for(precision: str, device: torch.device) -> contextlib.AbstractCon
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def step_budget(max_steps: int, max_steps_fp32: int, precision: str) -> int:
+    """The most steps a run may take: max_steps, capped at max_steps_fp32 where the steps run in fp32.
+
+    The main job's step budget is set so that it finishes in its wall-clock budget with bf16;
+    fp32 steps cost about twice as much on a CPU, so without native bf16 the same time buys fewer.
+    A cap, not a replacement, so a short run (max_steps=4) stays short. 0 means no limit.
+    """
+    if precision != "fp32" or not max_steps_fp32:
+        return max_steps
+    return min(max_steps, max_steps_fp32) if max_steps else max_steps_fp32

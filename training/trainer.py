@@ -34,7 +34,7 @@ from training.data import Record, Splits, contexts_for
 from training.dev_score import macro_f1
 from training.distill import objective_for
 from training.objective import TrainingObjective
-from training.precision import autocast_for, resolve_precision
+from training.precision import autocast_for, resolve_precision, step_budget
 from training.preflight import check_run_inputs
 from training.sources import build_training_data
 from training.start_model import load_start_model
@@ -133,8 +133,11 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
     collate = DataCollatorWithPadding(tokenizer)
     steps_per_epoch = len(length_grouped_batches(lengths, config.batch_size, config.run_seed, 0))
     total_steps = config.epochs * steps_per_epoch
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
+    most_steps = step_budget(config.max_steps, config.max_steps_fp32, precision)
+    if most_steps:
+        total_steps = min(total_steps, most_steps)
+    if most_steps != config.max_steps:
+        tqdm.write(f"note: fp32 steps cost more: at most {most_steps} steps (max_steps_fp32), not {config.max_steps}")
 
     if config.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)

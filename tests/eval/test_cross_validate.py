@@ -20,9 +20,10 @@ def test_each_setting_trains_once_per_fold_on_disjoint_held_out_articles(tiny_co
     assert [(r.setting, r.fold) for r in runs] == [("plain", 0), ("faster", 0), ("plain", 1), ("faster", 1)]
     held_out = [set(json.loads((tmp_path / "plain" / f"fold{k}" / "splits.json").read_text())["dev"]) for k in (0, 1)]
     assert held_out[0] and held_out[1] and not held_out[0] & held_out[1]
-    assert all(0 <= r.held_out_macro_f1 <= 1 for r in runs)
+    assert all(0 <= r.held_out_macro_f1 <= 1 and 0 <= r.test_macro_f1 <= 1 for r in runs)
     table = (tmp_path / "cross_validation.md").read_text()
     assert "| plain (`the config as is`) |" in table and "`learning_rate=1e-4`" in table
+    assert "mean on the test split" in table
     assert len(json.loads((tmp_path / "cross_validation.json").read_text())["runs"]) == 4
     # A second call reads the finished runs instead of training them again.
     weights = tmp_path / "faster" / "fold1" / "model.safetensors"

@@ -8,7 +8,7 @@ from conftest import ROOT, tiny_overrides
 from eval.post_training import train_and_report
 from model.classifier import StanceClassifier
 from training.config import ConfigError, load_config
-from training.precision import autocast_for, cpu_has_native_bf16, resolve_precision
+from training.precision import autocast_for, cpu_has_native_bf16, resolve_precision, step_budget
 
 CPU = torch.device("cpu")
 
@@ -54,3 +54,19 @@ def test_training_in_bf16_saves_fp32_weights_that_predict(tiny_corpus, tmp_path)
     assert "arithmetic: bf16" in (out / "README.md").read_text()
     probabilities = StanceClassifier.from_pretrained(out).predict_proba(["Washington warned of sanctions."])
     assert probabilities.shape == (1, 4) and abs(probabilities.sum() - 1) < 1e-5
+
+
+def test_fp32_steps_are_capped_by_max_steps_fp32_and_bf16_steps_are_not():
+    assert step_budget(1000, 700, "fp32") == 700
+    assert step_budget(1000, 700, "bf16") == 1000
+    assert step_budget(4, 700, "fp32") == 4  # a cap: a short run stays short
+    assert step_budget(0, 700, "fp32") == 700 and step_budget(1000, 0, "fp32") == 1000
+    with pytest.raises(ConfigError, match="max_steps_fp32 must be 0 or more"):
+        load_config(None, ["max_steps_fp32=-1"])
+
+
+def test_a_run_in_fp32_stops_at_its_fp32_budget(tiny_corpus, tmp_path):
+    out = tmp_path / "fp32"
+    overrides = tiny_overrides(tiny_corpus, out) + ["precision=fp32", "max_steps_fp32=2"]
+    train_and_report(load_config(ROOT / "configs" / "default.yaml", overrides), progress=False)
+    assert json.loads((out / "metrics.json").read_text())["training"]["steps"] == 2
