@@ -28,7 +28,7 @@ from model.model_dir import DISTILLATION_FILE, ModelDirectoryError, read_splits
 from model.sentences import split_sentences
 from training.config import ConfigError, TrainConfig, parse_source
 from training.data import DataError, Record, load_records, split_by_article
-from training.objective import TrainingObjective
+from training.objective import TrainingObjective, inverse_frequency_weights
 from training.sources import weighted
 from training.teacher_labels import join_text, read_teacher_labels
 
@@ -155,9 +155,7 @@ def top_class_weights(probabilities: np.ndarray) -> torch.Tensor:
 
     The pool is mostly neutral, so without them the soft loss is mostly about neutral sentences
     while the gold loss is class-weighted: this puts the two on the same footing."""
-    counts = np.bincount(probabilities.argmax(axis=1), minlength=len(LABELS))
-    n, k = len(probabilities), len(LABELS)
-    return torch.tensor([n / (k * c) if c else 1.0 for c in counts], dtype=torch.float32)
+    return inverse_frequency_weights(np.bincount(probabilities.argmax(axis=1), minlength=len(LABELS)).tolist())
 
 
 NO_SOFT_TARGET = -1.0  # fills soft_targets on gold rows that have no teacher probabilities

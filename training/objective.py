@@ -12,11 +12,16 @@ from training.config import TrainConfig
 from training.data import Record, label_counts, to_dataset
 
 
+def inverse_frequency_weights(counts: list[int]) -> torch.Tensor:
+    """Per-class weights n / (k * count), in LABELS order; an absent class gets weight 1."""
+    total, k = sum(counts), len(LABELS)
+    return torch.tensor([total / (k * count) if count else 1.0 for count in counts], dtype=torch.float32)
+
+
 def class_weights(records: list[Record]) -> torch.Tensor:
-    """Inverse-frequency weights (n / (k * count)); an absent class gets weight 1."""
+    """Inverse-frequency weights of the gold labels ('balanced' class weighting)."""
     counts = label_counts(records)
-    total, k = len(records), len(LABELS)
-    return torch.tensor([total / (k * counts[label]) if counts[label] else 1.0 for label in LABELS], dtype=torch.float32)
+    return inverse_frequency_weights([counts[label] for label in LABELS])
 
 
 class TrainingObjective:
