@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from model.articles import load_articles
 from model.classifier import StanceClassifier
+from model.context import article_contexts
 from model.labels import LABEL_TO_ID, LABELS
 from model.model_dir import DISTILLATION_FILE, ModelDirectoryError, read_splits
 from model.sentences import split_sentences
@@ -158,6 +159,23 @@ def top_class_weights(probabilities: np.ndarray) -> torch.Tensor:
     return inverse_frequency_weights(np.bincount(probabilities.argmax(axis=1), minlength=len(LABELS)).tolist())
 
 
+def pool_contexts(article_ids: list[str], texts: list[str], mode: str) -> list[str] | None:
+    """The context segment of each teacher-labelled sentence, from the sentences beside it in its
+    article (the labels file lists an article's sentences in order); None when the mode is 'none'.
+
+    The teacher read each sentence alone, but the student learns the same sentence with its
+    neighbours, as it will be served."""
+    if mode == "none":
+        return None
+    contexts: list[str] = []
+    start = 0
+    for end in range(1, len(texts) + 1):
+        if end == len(texts) or article_ids[end] != article_ids[start]:
+            contexts.extend(article_contexts(texts[start:end], mode))
+            start = end
+    return contexts
+
+
 NO_SOFT_TARGET = -1.0  # fills soft_targets on gold rows that have no teacher probabilities
 
 
@@ -180,6 +198,7 @@ class TeacherLabelledObjective(TrainingObjective):
     missing_articles: int = 0
     changed_sentences: int = 0
     top_class_weights: torch.Tensor | None = None  # per class, by the teacher's top class; None weighs rows alike
+    contexts: list[str] | None = None  # each teacher row's context segment, when the config reads context
 
     @classmethod
     def from_config(cls, config: TrainConfig) -> "TeacherLabelledObjective":
@@ -188,15 +207,14 @@ class TeacherLabelledObjective(TrainingObjective):
         if not joined.texts:
             raise DataError(f"{config.teacher_labels}: none of its sentences matches {config.teacher_articles} "
                             f"(another file, or edited articles); regenerate it with `stance teacher-label`")
+        contexts = pool_contexts(joined.article_ids, joined.texts, config.context)
         chosen = weighted(list(range(len(joined.texts))), config.teacher_weight, config.seed)
         probabilities = joined.probabilities[chosen]
         return cls(config.distill_temperature, config.distill_alpha, config.teacher_labels,
                    [joined.texts[i] for i in chosen], soften(probabilities, config.distill_temperature),
                    joined.missing_articles, joined.changed_sentences,
-                   top_class_weights(probabilities) if config.teacher_class_weighting == "balanced" else None)
-
-    def check(self, config: TrainConfig) -> None:
-        _require_no_context(config)
+                   top_class_weights(probabilities) if config.teacher_class_weighting == "balanced" else None,
+                   None if contexts is None else [contexts[i] for i in chosen])
 
     def prepare(self, config: TrainConfig, train_records: list[Record], device: torch.device) -> None:
         super().prepare(config, train_records, device)
@@ -204,13 +222,19 @@ class TeacherLabelledObjective(TrainingObjective):
             self.top_class_weights = self.top_class_weights.to(device)
 
     def dataset(self, train_records: list[Record], contexts: list[str] | None = None) -> Dataset:
-        """Gold rows (label, no soft target) followed by teacher rows (soft target, no label)."""
+        """Gold rows (label, no soft target) followed by teacher rows (soft target, no label), each
+        with its context segment when the model reads context."""
         no_soft = [NO_SOFT_TARGET] * len(LABELS)
-        return Dataset.from_dict({
+        columns = {
             "text": [r.text for r in train_records] + self.texts,
             "label": [LABEL_TO_ID[r.label] for r in train_records] + [NO_LABEL] * len(self.texts),
             "soft_targets": [no_soft] * len(train_records) + self.soft_targets.tolist(),
-        })
+        }
+        if contexts is not None:
+            if self.contexts is None:
+                raise ValueError("the gold rows carry context but the teacher rows were read without it")
+            columns["context"] = list(contexts) + self.contexts
+        return Dataset.from_dict(columns)
 
     def loss(self, logits: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
         """The soft term over the batch's teacher rows plus the gold term over its labelled rows."""

@@ -153,3 +153,28 @@ def test_teacher_class_weighting_is_recorded_and_checked(pool, tiny_corpus, tmp_
     assert set(record["teacher_top_class_weights"]) == set(LABELS)
     with pytest.raises(ConfigError, match="teacher_class_weighting must be 'balanced' or 'none'"):
         load_config(DEFAULT, ["teacher_class_weighting=inverse"])
+
+
+def test_teacher_rows_read_their_neighbours_when_the_model_reads_context(pool, tiny_corpus, tmp_path):
+    """A context model learns each pool sentence beside the sentence before it, as it is served."""
+    articles, labels = pool
+    out = tmp_path / "context"
+    config = load_config(DEFAULT, tiny_overrides(tiny_corpus, out) + [
+        f"teacher_labels={labels}", f"teacher_articles={articles}", "context=previous"])
+    objective = objective_for(config)
+    assert objective.contexts == ["", "Beijing warned it would retaliate against new tariffs.",
+                                  "", "The ministry rejected the demand outright."]
+    rows = objective.dataset([], [])
+    assert rows["context"] == objective.contexts
+    train_and_report(config, progress=False)
+    classifier = StanceClassifier.from_pretrained(out)
+    assert classifier.context == "previous" and len(classifier.predict(ARTICLES[1]["text"])) == 2
+
+
+def test_pool_contexts_start_afresh_at_each_article():
+    from training.distill import pool_contexts
+
+    ids, texts = ["a", "a", "a", "b", "b"], ["A0", "A1", "A2", "B0", "B1"]
+    assert pool_contexts(ids, texts, "none") is None
+    assert pool_contexts(ids, texts, "previous") == ["", "A0", "A1", "", "B0"]
+    assert pool_contexts(ids, texts, "previous_and_first") == ["", "A0", "A0 A1", "", "B0"]
