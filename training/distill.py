@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -168,11 +170,8 @@ def pool_contexts(article_ids: list[str], texts: list[str], mode: str) -> list[s
     if mode == "none":
         return None
     contexts: list[str] = []
-    start = 0
-    for end in range(1, len(texts) + 1):
-        if end == len(texts) or article_ids[end] != article_ids[start]:
-            contexts.extend(article_contexts(texts[start:end], mode))
-            start = end
+    for _, rows in groupby(zip(article_ids, texts), key=itemgetter(0)):
+        contexts.extend(article_contexts([text for _, text in rows], mode))
     return contexts
 
 
