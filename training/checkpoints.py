@@ -1,9 +1,9 @@
 """Training checkpoints, so that a killed run continues where it stopped instead of starting over.
 
 Every `checkpoint_every` steps the trainer writes OUTPUT_DIR.checkpoints/step-NNNNNNNN/: the model
-and best-so-far weights and the optimiser's tensors as safetensors, and everything else (step,
-best dev score, dev history, optimiser and scheduler settings, Python/NumPy/torch random state,
-the config) as JSON. Nothing is pickled, so resuming never unpickles a file, even one the run
+and best-so-far weights, the optimiser's tensors and any weight average (`ema_decay`) as
+safetensors, and everything else (step, best dev score, dev history, optimiser and scheduler
+settings, Python/NumPy/torch random state, the config) as JSON. Nothing is pickled, so resuming never unpickles a file, even one the run
 wrote itself. A checkpoint is built in a hidden staging directory and renamed into place whole,
 so a kill at any moment leaves the previous complete checkpoint intact; older ones are deleted
 only after the new one is in place, and all of them once the model directory is published.
@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from model.atomic_files import staging_dir, write_text_atomic
 from training.config import ConfigError, TrainConfig
+from training.weight_average import WeightAverage
 
 STATE_FILE = "state.json"  # written last: a checkpoint directory without it is incomplete
 MODEL_FILE = "model.safetensors"
@@ -73,13 +74,15 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 
 
 def save_checkpoint(config: TrainConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                    loop: LoopState, best_state: dict[str, torch.Tensor] | None) -> Path:
+                    loop: LoopState, best_state: dict[str, torch.Tensor] | None,
+                    average: WeightAverage | None = None) -> Path:
     """Write a complete checkpoint atomically and delete the older ones."""
     root = checkpoint_root(config.output_dir)
     final = root / f"step-{loop.step:08d}"
     staged = staging_dir(final)
     save_file(_own_copies(model.state_dict()), staged / MODEL_FILE)
-    best_is_current = best_state is not None and loop.best_step == loop.step
+    # With a weight average the best weights are an average, never the model's current ones.
+    best_is_current = average is None and best_state is not None and loop.best_step == loop.step
     if best_state is not None and not best_is_current:
         save_file(_own_copies(best_state), staged / BEST_FILE)
     optimizer_state = optimizer.state_dict()
@@ -93,6 +96,8 @@ def save_checkpoint(config: TrainConfig, model: torch.nn.Module, optimizer: torc
     numpy_state = np.random.get_state()
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.numpy"] = torch.from_numpy(numpy_state[1].astype(np.int64))
+    if average is not None:
+        tensors.update({f"average.{name}": value.contiguous() for name, value in average.tensors().items()})
     save_file(tensors, staged / TENSORS_FILE)
     state = {
         "format": FORMAT,
@@ -102,6 +107,7 @@ def save_checkpoint(config: TrainConfig, model: torch.nn.Module, optimizer: torc
         "scheduler": scheduler.state_dict(),
         "rng": {"python": random.getstate(), "numpy": [numpy_state[0], *numpy_state[2:]]},
         "config": dataclasses.asdict(config),
+        "average_updates": average.updates if average is not None else None,
     }
     write_text_atomic(staged / STATE_FILE, json.dumps(state))
     if final.exists():  # left by an earlier run that was resumed from a previous step
@@ -114,7 +120,7 @@ def save_checkpoint(config: TrainConfig, model: torch.nn.Module, optimizer: torc
 
 
 def resume_checkpoint(config: TrainConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                      scheduler) -> Resumed | None:
+                      scheduler, average: WeightAverage | None = None) -> Resumed | None:
     """Load the newest complete checkpoint into model, optimiser, scheduler and the random generators."""
     path = latest_checkpoint(config.output_dir)
     if path is None:
@@ -136,6 +142,9 @@ def resume_checkpoint(config: TrainConfig, model: torch.nn.Module, optimizer: to
         per_param.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": per_param, "param_groups": state["optimizer"]["param_groups"]})
     scheduler.load_state_dict(state["scheduler"])
+    if average is not None:
+        average.restore({key.split(".", 1)[1]: value for key, value in tensors.items() if key.startswith("average.")},
+                        state["average_updates"])
     torch.set_rng_state(tensors["rng.torch"])
     kind, *rest = state["rng"]["numpy"]
     np.random.set_state((kind, tensors["rng.numpy"].numpy().astype(np.uint32), *rest))

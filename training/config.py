@@ -55,6 +55,7 @@ class TrainConfig:
     max_steps: int = _help("Stop after this many optimiser steps; 0 means run the full epochs.", 0)
     max_steps_fp32: int = _help("A cap on max_steps where the steps run in fp32 ('fp32', or 'auto' on hardware without native bf16): fp32 steps cost about twice bf16's on a CPU, so the same wall-clock budget buys fewer. A longer run on such hardware raises it too; 0 means no cap.", 0)
     freeze_word_embeddings: bool = _help("Keep the encoder's word-embedding table as pretrained: about half of a small encoder's weights, so each step skips their gradients and optimiser update (faster on CPUs), and words rare in training keep their pretrained meaning.", False)
+    ema_decay: float = _help("Evaluate, select and save an exponential moving average of the weights (decay per optimiser step, e.g. 0.995: about the last 200 steps) instead of the last step's weights; 0 turns it off. Training itself steps the raw weights.", 0.0)
     learning_rate: float = _help("Peak AdamW learning rate, reached after warmup and decayed linearly to zero.", 8e-5)
     weight_decay: float = _help("AdamW weight decay (not applied to biases and LayerNorm).", 0.01)
     warmup_ratio: float = _help("Share of all steps spent warming the learning rate up from zero.", 0.1)
@@ -95,6 +96,7 @@ class TrainConfig:
             (self.max_steps >= 0, "max_steps must be 0 or more"),
             (self.max_steps_fp32 >= 0, "max_steps_fp32 must be 0 or more"),
             (self.learning_rate > 0, "learning_rate must be positive"),
+            (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1): 0 turns the weight average off"),
             (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
             (self.class_weighting in {"balanced", "none"}, "class_weighting must be 'balanced' or 'none'"),
             (self.teacher_class_weighting in {"balanced", "none"}, "teacher_class_weighting must be 'balanced' or 'none'"),

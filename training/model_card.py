@@ -16,7 +16,8 @@ def render_model_card(config: TrainConfig, summary: dict, train_counts: dict[str
         "",
         f"- {'Continued from' if config.init_from else 'Base model:'} `{config.init_from or config.base_model}`, fine-tuned for "
         f"{t['steps']} steps ({t['seconds']:.0f} s), {_seed_text(config)}, context: {config.context}, "
-        f"arithmetic: {t.get('precision', 'fp32')}{', word embeddings frozen' if config.freeze_word_embeddings else ''}",
+        f"arithmetic: {t.get('precision', 'fp32')}{', word embeddings frozen' if config.freeze_word_embeddings else ''}"
+        f"{f', weights averaged over the steps (ema_decay {config.ema_decay:g})' if config.ema_decay else ''}",
         f"- Training data: {t['train_sentences']} labelled sentences per epoch in {t['train_articles']} articles "
         f"({', '.join(f'{k} {v}' for k, v in train_counts.items())}), from:",
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -38,6 +39,7 @@ from training.precision import autocast_for, resolve_precision, step_budget
 from training.preflight import check_run_inputs
 from training.sources import build_training_data
 from training.start_model import load_start_model
+from training.weight_average import WeightAverage
 
 TARGET_COLUMNS = ("labels", "soft_targets")  # what the collated batch holds beside the model's inputs
 
@@ -149,12 +151,13 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
     ]
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
     objective.prepare(config, splits.train, device)
     classifier = StanceClassifier(model, tokenizer, config.max_length, config.eval_batch_size, context=config.context)
     dev_contexts = data.contexts_of(splits.dev)
 
     best_f1, best_step, best_state, stale, step, history = None, 0, None, 0, 0, []
-    resumed = resume_checkpoint(config, model, optimizer, scheduler) if config.resume else None
+    resumed = resume_checkpoint(config, model, optimizer, scheduler, average) if config.resume else None
     if resumed:
         best_f1, best_step, best_state, stale, step, history = resumed.values()
     eval_every = config.eval_every or steps_per_epoch
@@ -177,19 +180,24 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
+            if average:
+                average.update(model)
             optimizer.zero_grad(set_to_none=True)
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
             last = step >= total_steps
             if splits.dev and (step % eval_every == 0 or last):
-                dev_f1 = _dev_macro_f1(classifier, splits.dev, dev_contexts)
+                with average.applied(model) if average else nullcontext():
+                    dev_f1 = _dev_macro_f1(classifier, splits.dev, dev_contexts)
+                    improved = best_f1 is None or dev_f1 > best_f1
+                    if improved:  # the weights evaluated: the average where there is one
+                        best_state = copy.deepcopy(model.state_dict())
                 model.train()
                 history.append({"step": step, "dev_macro_f1": dev_f1, "loss": float(loss.item())})
                 bar.write(f"step {step}: dev macro-F1 {dev_f1:.4f}")
-                if best_f1 is None or dev_f1 > best_f1:
+                if improved:
                     best_f1, best_step, stale = dev_f1, step, 0
-                    best_state = copy.deepcopy(model.state_dict())
                 else:
                     stale += 1
                     if config.patience and stale >= config.patience:
@@ -197,7 +205,8 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
                         stop = True
                         break
             if config.checkpoint_every and step % config.checkpoint_every == 0 and not last:
-                save_checkpoint(config, model, optimizer, scheduler, LoopState(step, best_f1, best_step, stale, history), best_state)
+                save_checkpoint(config, model, optimizer, scheduler, LoopState(step, best_f1, best_step, stale, history),
+                                best_state, average)
             if last:
                 stop = True
                 break
@@ -206,6 +215,8 @@ def train(config: TrainConfig, progress: bool = True, objective: TrainingObjecti
         model.load_state_dict(best_state)
     else:
         best_step = step
+        if average:
+            average.copy_to(model)
     model.eval()
 
     out = Path(config.output_dir)
