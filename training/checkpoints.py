@@ -3,10 +3,11 @@
 Every `checkpoint_every` steps the trainer writes OUTPUT_DIR.checkpoints/step-NNNNNNNN/: the model
 and best-so-far weights, the optimiser's tensors and any weight average (`ema_decay`) as
 safetensors, and everything else (step, best dev score, dev history, optimiser and scheduler
-settings, Python/NumPy/torch random state, the config) as JSON. Nothing is pickled, so resuming never unpickles a file, even one the run
-wrote itself. A checkpoint is built in a hidden staging directory and renamed into place whole,
-so a kill at any moment leaves the previous complete checkpoint intact; older ones are deleted
-only after the new one is in place, and all of them once the model directory is published.
+settings, Python/NumPy/torch random state, the config) as JSON. Nothing is pickled, so resuming
+never unpickles a file, even one the run wrote itself. A checkpoint is built in a hidden staging
+directory and renamed into place whole, so a kill at any moment leaves the previous complete
+checkpoint intact; older ones are deleted only after the new one is in place, and all of them once
+the model directory is published.
 """
 from __future__ import annotations
 

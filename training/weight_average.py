@@ -4,7 +4,9 @@ Why: at the learning rates a short schedule needs, consecutive steps jitter arou
 and the dev score of any one step's weights carries that jitter. The average of the recent steps'
 weights sits nearer the middle of the valley, so it scores better in the middle of training and
 early stopping picks between smoother points. It costs one multiply-add per weight a step and a
-second copy of the trained weights; the optimiser keeps stepping the raw weights.
+second copy of the trained weights; the optimiser keeps stepping the raw weights. Where a
+schedule decays the learning rate to zero, the raw weights catch up by the end, so the default
+leaves it off (docs/REAL_NEWS.md has the cross-validation).
 """
 from __future__ import annotations
 
